@@ -1,0 +1,112 @@
+//! Configuration from the environment, read once at init.
+
+use std::time::Duration;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub connections_table: String,
+    pub api_keys_table: String,
+    pub api_key_cache_ttl: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfigError {
+    Missing(&'static str),
+    Invalid(&'static str, &'static str),
+}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Missing(name) => write!(f, "environment variable {name} must be set"),
+            Self::Invalid(name, what) => write!(f, "environment variable {name} {what}"),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+pub const DEFAULT_API_KEY_CACHE_TTL: Duration = Duration::from_secs(60);
+
+impl Config {
+    /// `CONNECTIONS_TABLE` and `API_KEYS_TABLE` are required; `API_KEY_CACHE_TTL_SECONDS`
+    /// defaults to 60 (0 turns the cache off). The DynamoDB endpoint is the SDK's own
+    /// `AWS_ENDPOINT_URL_DYNAMODB`.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    pub fn from_lookup(var: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let required = |name: &'static str| {
+            var(name)
+                .filter(|v| !v.trim().is_empty())
+                .ok_or(ConfigError::Missing(name))
+        };
+        let ttl = match var("API_KEY_CACHE_TTL_SECONDS") {
+            None => DEFAULT_API_KEY_CACHE_TTL,
+            Some(v) => v.trim().parse().map(Duration::from_secs).map_err(|_| {
+                ConfigError::Invalid(
+                    "API_KEY_CACHE_TTL_SECONDS",
+                    "must be a whole number of seconds",
+                )
+            })?,
+        };
+        Ok(Self {
+            connections_table: required("CONNECTIONS_TABLE")?,
+            api_keys_table: required("API_KEYS_TABLE")?,
+            api_key_cache_ttl: ttl,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lookup(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |name| {
+            pairs
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| (*v).to_owned())
+        }
+    }
+
+    #[test]
+    fn names_the_missing_variable() {
+        let err = Config::from_lookup(lookup(&[("CONNECTIONS_TABLE", "c")])).unwrap_err();
+        assert_eq!(err, ConfigError::Missing("API_KEYS_TABLE"));
+        assert!(err.to_string().contains("API_KEYS_TABLE"));
+        let err = Config::from_lookup(lookup(&[
+            ("API_KEYS_TABLE", "k"),
+            ("CONNECTIONS_TABLE", " "),
+        ]))
+        .unwrap_err();
+        assert_eq!(err, ConfigError::Missing("CONNECTIONS_TABLE"));
+    }
+
+    #[test]
+    fn reads_ttl() {
+        let c = Config::from_lookup(lookup(&[
+            ("CONNECTIONS_TABLE", "c"),
+            ("API_KEYS_TABLE", "k"),
+        ]))
+        .unwrap();
+        assert_eq!(c.api_key_cache_ttl, DEFAULT_API_KEY_CACHE_TTL);
+        let c = Config::from_lookup(lookup(&[
+            ("CONNECTIONS_TABLE", "c"),
+            ("API_KEYS_TABLE", "k"),
+            ("API_KEY_CACHE_TTL_SECONDS", "5"),
+        ]))
+        .unwrap();
+        assert_eq!(c.api_key_cache_ttl, Duration::from_secs(5));
+        assert!(
+            Config::from_lookup(lookup(&[
+                ("CONNECTIONS_TABLE", "c"),
+                ("API_KEYS_TABLE", "k"),
+                ("API_KEY_CACHE_TTL_SECONDS", "soon"),
+            ]))
+            .is_err()
+        );
+    }
+}

@@ -1,0 +1,22 @@
+//! Validated values. Once a value has one of these types it is valid: parse, don't validate.
+
+mod connection;
+mod connection_id;
+mod contact;
+mod customer_id;
+mod patch;
+mod precondition;
+pub mod rules;
+
+pub use connection::{Connection, ConnectionView};
+pub use connection_id::ConnectionId;
+pub use contact::{Email, Mobile};
+pub use customer_id::CustomerId;
+pub use patch::{Change, FieldError, Patch, PatchError};
+pub use precondition::Precondition;
+
+/// The only status this endpoint ever writes; it is terminal.
+pub const DISCONNECTED: &str = "disconnected";
+
+/// The scope a connection token needs for this endpoint.
+pub const WRITE_SCOPE: &str = "connections:write";

@@ -1,0 +1,202 @@
+//! The decision path of the contract, in its order. Every outcome is a response: nothing
+//! here returns an error to the runtime (API Gateway would turn that into a 502).
+
+use std::time::Instant;
+
+use crate::auth::{self, ApiKeyCache};
+use crate::clock;
+use crate::config::Config;
+use crate::domain::rules::{Caller, Refusal, why_refused};
+use crate::domain::{Connection, ConnectionId, Patch, PatchError, Precondition};
+use crate::http::event::{BodyError, Event, HeaderValue};
+use crate::http::response::JSON;
+use crate::http::route::{check_media_type, connection_route};
+use crate::http::{LambdaResponse, Problem, ProblemCode, Response};
+use crate::store::{Store, StoreError, UpdateOutcome, UpdateRequest};
+use crate::telemetry::RequestLog;
+
+/// Largest accepted body, in bytes after base64 decoding.
+pub const MAX_BODY_BYTES: usize = 8 * 1024;
+
+/// Everything a request needs, built once per instance.
+#[derive(Debug)]
+pub struct App {
+    store: Store,
+    keys: ApiKeyCache,
+}
+
+impl App {
+    pub fn new(store: Store, config: &Config) -> Self {
+        Self {
+            store,
+            keys: ApiKeyCache::new(config.api_key_cache_ttl),
+        }
+    }
+
+    /// Builds the DynamoDB client from the environment (see `store::dynamodb_client`).
+    pub async fn from_config(config: &Config) -> Self {
+        let client = crate::store::dynamodb_client().await;
+        let store = Store::new(
+            client,
+            config.connections_table.clone(),
+            config.api_keys_table.clone(),
+        );
+        Self::new(store, config)
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Handles one event and writes its log line.
+    pub async fn handle(&self, event: &Event, request_id: &str) -> LambdaResponse {
+        let started = Instant::now();
+        let mut log = RequestLog::default();
+        let (response, problem) = match self.decide(event, &mut log).await {
+            Ok(response) => (response, None),
+            Err(problem) => {
+                let code = problem.code;
+                (problem.into_response(request_id), Some(code.as_str()))
+            }
+        };
+        log.emit(request_id, response.status, problem, started.elapsed());
+        response.for_origin(event.origin())
+    }
+
+    async fn decide(&self, event: &Event, log: &mut RequestLog) -> Result<Response, Problem> {
+        // 1. Route and method.
+        let raw_id = connection_route(event)?;
+
+        // 2. API key. Nothing else is said to a caller without a valid one.
+        let client_id = self
+            .client_for_key(event.header("x-api-key"), log)
+            .await?
+            .ok_or_else(|| {
+                Problem::new(
+                    ProblemCode::InvalidApiKey,
+                    "the x-api-key header must hold an active API key",
+                )
+            })?;
+        log.client_id = Some(client_id.clone());
+
+        // 3. Bearer token: present and well-formed; the database judges whether it is right.
+        let token = auth::bearer_token(event.header("authorization").single())
+            .ok_or_else(Problem::missing_token)?;
+
+        // 4. The id, without touching the database.
+        let id = ConnectionId::parse(raw_id).ok_or_else(Problem::not_found)?;
+        log.connection_id = Some(id.as_str().to_owned());
+
+        // 5. The body.
+        check_media_type(event.header("content-type"))?;
+        let body = event.body(MAX_BODY_BYTES).map_err(|e| match e {
+            BodyError::TooLarge => Problem::new(
+                ProblemCode::PayloadTooLarge,
+                format!("the body must be at most {MAX_BODY_BYTES} bytes"),
+            ),
+            BodyError::InvalidBase64 => {
+                Problem::new(ProblemCode::MalformedBody, "the body is not valid base64")
+            }
+        })?;
+        let patch = Patch::from_json(&body).map_err(|e| match e {
+            PatchError::Malformed(detail) => Problem::new(ProblemCode::MalformedBody, detail),
+            PatchError::Empty => Problem::new(
+                ProblemCode::EmptyUpdate,
+                "the body must set at least one of customer_id, email, mobile, status",
+            ),
+            PatchError::Invalid(errors) => Problem::validation(errors),
+        })?;
+        let precondition = match event.header("if-match") {
+            HeaderValue::Missing => Precondition::None,
+            HeaderValue::One(value) => Precondition::parse(Some(value)),
+            // Repeated If-Match lines with different values: read as no acceptable version.
+            HeaderValue::Many => Precondition::Versions(Vec::new()),
+        };
+
+        // 6. One conditional write carries every remaining rule.
+        let caller = Caller {
+            client_id,
+            token_sha256: auth::sha256_hex(token),
+        };
+        let now = clock::now();
+        let request = UpdateRequest {
+            id: &id,
+            caller: &caller,
+            patch: &patch,
+            precondition: &precondition,
+            now_epoch: now.epoch,
+            now_rfc3339: &now.rfc3339,
+        };
+        let started = Instant::now();
+        let outcome = self.store.update_connection(&request).await;
+        log.dynamodb += started.elapsed();
+        log.dynamodb_calls += 1;
+        match outcome.map_err(|e| store_problem("update", &e))? {
+            UpdateOutcome::Updated(connection) => success(&connection),
+            UpdateOutcome::Refused(old) => {
+                match why_refused(old.as_ref(), &caller, &patch, &precondition, now.epoch) {
+                    Refusal::AlreadyApplied => match &old {
+                        Some(old) => success(old),
+                        None => Err(Problem::internal()),
+                    },
+                    Refusal::NotFound => Err(Problem::not_found()),
+                    Refusal::InvalidToken => Err(Problem::rejected_token()),
+                    Refusal::InsufficientScope => Err(Problem::new(
+                        ProblemCode::InsufficientScope,
+                        "the token lacks the connections:write scope",
+                    )),
+                    Refusal::PreconditionFailed => Err(Problem::new(
+                        ProblemCode::PreconditionFailed,
+                        "the connection has changed since the ETag in If-Match",
+                    )),
+                    Refusal::Disconnected => Err(Problem::new(
+                        ProblemCode::ConnectionDisconnected,
+                        "the connection is disconnected and can no longer change",
+                    )),
+                    Refusal::Unexplained => {
+                        tracing::error!(event = "unexplained-condition-failure");
+                        Err(Problem::internal())
+                    }
+                }
+            }
+        }
+    }
+
+    /// `Ok(None)` for a missing, implausible, unknown or revoked key.
+    async fn client_for_key(
+        &self,
+        header: HeaderValue<'_>,
+        log: &mut RequestLog,
+    ) -> Result<Option<String>, Problem> {
+        let Some(key) = auth::api_key(header.single()) else {
+            return Ok(None);
+        };
+        let digest = auth::sha256_hex(key);
+        if let Some(cached) = self.keys.get(&digest, Instant::now()) {
+            return Ok(cached);
+        }
+        let started = Instant::now();
+        let found = self.store.client_for_key(&digest).await;
+        log.dynamodb += started.elapsed();
+        log.dynamodb_calls += 1;
+        let client = found.map_err(|e| store_problem("api-key-lookup", &e))?;
+        self.keys.put(digest, client.clone(), Instant::now());
+        Ok(client)
+    }
+}
+
+fn success(connection: &Connection) -> Result<Response, Problem> {
+    let body = serde_json::to_string(&connection.view()).map_err(|_| Problem::internal())?;
+    Ok(Response::json(200, JSON, body).with_header("etag", format!("\"{}\"", connection.version)))
+}
+
+/// Internal causes are logged, by code only, and never returned.
+fn store_problem(call: &'static str, err: &StoreError) -> Problem {
+    if err.is_unavailable() {
+        tracing::warn!(call, error = err.log_code(), "dynamodb unavailable");
+        Problem::unavailable()
+    } else {
+        tracing::error!(call, error = err.log_code(), "dynamodb call failed");
+        Problem::internal()
+    }
+}

@@ -1,0 +1,166 @@
+//! One pass over an API Gateway REST (v1), HTTP API (v2), function URL or ALB event.
+//!
+//! We read the event ourselves instead of through `lambda_http::Request`: its conversion
+//! panics on an invalid base64 body and on a Host header that is not a valid authority,
+//! and it builds a full `http::Request` (URL parsing, header map) that this endpoint does
+//! not need. Every field is optional here, so no event shape can make parsing fail.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+use base64::Engine;
+use serde::Deserialize;
+use serde::de::IgnoredAny;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Event {
+    http_method: Option<String>,
+    path: Option<String>,
+    raw_path: Option<String>,
+    headers: Option<HashMap<String, Option<String>>>,
+    multi_value_headers: Option<HashMap<String, Option<Vec<String>>>>,
+    path_parameters: Option<HashMap<String, Option<String>>>,
+    request_context: Option<RequestContext>,
+    body: Option<String>,
+    is_base64_encoded: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct RequestContext {
+    http: Option<HttpContext>,
+    elb: Option<IgnoredAny>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct HttpContext {
+    method: Option<String>,
+}
+
+/// Which response shape the caller of the function expects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// REST API (v1 payload).
+    RestApi,
+    /// HTTP API (v2 payload) and Lambda function URLs.
+    HttpApi,
+    /// Application Load Balancer; `multi_value` when the target group sends multi-value headers.
+    Alb { multi_value: bool },
+}
+
+/// A header as the caller sent it. `Many` means it was sent more than once with different
+/// values: for credentials that is ambiguous and refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeaderValue<'a> {
+    Missing,
+    One(&'a str),
+    Many,
+}
+
+impl<'a> HeaderValue<'a> {
+    pub fn single(self) -> Option<&'a str> {
+        match self {
+            Self::One(v) => Some(v),
+            Self::Missing | Self::Many => None,
+        }
+    }
+}
+
+/// Why a body could not be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyError {
+    InvalidBase64,
+    TooLarge,
+}
+
+impl Event {
+    pub fn origin(&self) -> Origin {
+        let ctx = self.request_context.as_ref();
+        if ctx.is_some_and(|c| c.elb.is_some()) {
+            Origin::Alb {
+                multi_value: self.multi_value_headers.is_some(),
+            }
+        } else if ctx.is_some_and(|c| c.http.is_some()) {
+            Origin::HttpApi
+        } else {
+            Origin::RestApi
+        }
+    }
+
+    pub fn method(&self) -> Option<&str> {
+        self.request_context
+            .as_ref()
+            .and_then(|c| c.http.as_ref())
+            .and_then(|h| h.method.as_deref())
+            .or(self.http_method.as_deref())
+    }
+
+    pub fn path(&self) -> Option<&str> {
+        self.raw_path.as_deref().or(self.path.as_deref())
+    }
+
+    /// The `connection_id` path parameter, when API Gateway routed the request.
+    pub fn path_parameter(&self, name: &str) -> Option<&str> {
+        self.path_parameters.as_ref()?.get(name)?.as_deref()
+    }
+
+    /// A header by case-insensitive name. REST and multi-value ALB events carry every value
+    /// in `multiValueHeaders`; the others carry one (HTTP APIs join repeats with commas).
+    pub fn header(&self, name: &str) -> HeaderValue<'_> {
+        match self.multi_value_headers.as_ref().filter(|m| !m.is_empty()) {
+            Some(multi) => one_value(
+                multi
+                    .iter()
+                    .filter(|(k, _)| k.eq_ignore_ascii_case(name))
+                    .flat_map(|(_, vs)| vs.iter().flatten())
+                    .map(String::as_str),
+            ),
+            None => one_value(
+                self.headers
+                    .iter()
+                    .flatten()
+                    .filter(|(k, _)| k.eq_ignore_ascii_case(name))
+                    .filter_map(|(_, v)| v.as_deref()),
+            ),
+        }
+    }
+
+    /// The body's bytes, decoded from base64 when the event says so. `limit` is checked
+    /// before decoding, so an oversized body costs nothing to refuse.
+    pub fn body(&self, limit: usize) -> Result<Cow<'_, [u8]>, BodyError> {
+        let raw = self.body.as_deref().unwrap_or("");
+        if self.is_base64_encoded != Some(true) {
+            return if raw.len() > limit {
+                Err(BodyError::TooLarge)
+            } else {
+                Ok(Cow::Borrowed(raw.as_bytes()))
+            };
+        }
+        if base64::decoded_len_estimate(raw.len()) > limit + 3 {
+            return Err(BodyError::TooLarge);
+        }
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(raw)
+            .map_err(|_| BodyError::InvalidBase64)?;
+        if bytes.len() > limit {
+            Err(BodyError::TooLarge)
+        } else {
+            Ok(Cow::Owned(bytes))
+        }
+    }
+}
+
+/// Repeats of one identical value are one value; different values are `Many`.
+fn one_value<'a>(values: impl Iterator<Item = &'a str>) -> HeaderValue<'a> {
+    let mut found = HeaderValue::Missing;
+    for value in values {
+        match found {
+            HeaderValue::Missing => found = HeaderValue::One(value),
+            HeaderValue::One(prev) if prev == value => {}
+            _ => return HeaderValue::Many,
+        }
+    }
+    found
+}

@@ -1,0 +1,219 @@
+//! RFC 9457 problem details: every error the endpoint returns.
+
+use serde::Serialize;
+
+use super::response::{PROBLEM_JSON, Response};
+use crate::domain::{FieldError, WRITE_SCOPE};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProblemCode {
+    MalformedBody,
+    EmptyUpdate,
+    InvalidApiKey,
+    InvalidToken,
+    InsufficientScope,
+    NotFound,
+    MethodNotAllowed,
+    ConnectionDisconnected,
+    PreconditionFailed,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    ValidationFailed,
+    Internal,
+    Unavailable,
+}
+
+impl ProblemCode {
+    pub fn status(self) -> u16 {
+        match self {
+            Self::MalformedBody | Self::EmptyUpdate => 400,
+            Self::InvalidApiKey | Self::InvalidToken => 401,
+            Self::InsufficientScope => 403,
+            Self::NotFound => 404,
+            Self::MethodNotAllowed => 405,
+            Self::ConnectionDisconnected => 409,
+            Self::PreconditionFailed => 412,
+            Self::PayloadTooLarge => 413,
+            Self::UnsupportedMediaType => 415,
+            Self::ValidationFailed => 422,
+            Self::Internal => 500,
+            Self::Unavailable => 503,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::MalformedBody => "malformed-body",
+            Self::EmptyUpdate => "empty-update",
+            Self::InvalidApiKey => "invalid-api-key",
+            Self::InvalidToken => "invalid-token",
+            Self::InsufficientScope => "insufficient-scope",
+            Self::NotFound => "not-found",
+            Self::MethodNotAllowed => "method-not-allowed",
+            Self::ConnectionDisconnected => "connection-disconnected",
+            Self::PreconditionFailed => "precondition-failed",
+            Self::PayloadTooLarge => "payload-too-large",
+            Self::UnsupportedMediaType => "unsupported-media-type",
+            Self::ValidationFailed => "validation-failed",
+            Self::Internal => "internal",
+            Self::Unavailable => "unavailable",
+        }
+    }
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Self::MalformedBody => "Malformed body",
+            Self::EmptyUpdate => "Empty update",
+            Self::InvalidApiKey => "Invalid API key",
+            Self::InvalidToken => "Invalid token",
+            Self::InsufficientScope => "Insufficient scope",
+            Self::NotFound => "Not found",
+            Self::MethodNotAllowed => "Method not allowed",
+            Self::ConnectionDisconnected => "Connection disconnected",
+            Self::PreconditionFailed => "Precondition failed",
+            Self::PayloadTooLarge => "Payload too large",
+            Self::UnsupportedMediaType => "Unsupported media type",
+            Self::ValidationFailed => "Validation failed",
+            Self::Internal => "Internal error",
+            Self::Unavailable => "Service unavailable",
+        }
+    }
+}
+
+pub const TYPE_BASE: &str = "https://errors.connections.example/";
+/// What a caller is told to send when its bearer token is missing or malformed.
+pub const BEARER_CHALLENGE: &str = "Bearer realm=\"connections\"";
+pub const INVALID_TOKEN_CHALLENGE: &str = "Bearer realm=\"connections\", error=\"invalid_token\"";
+/// Seconds a caller should wait after a 503.
+pub const RETRY_AFTER_SECONDS: &str = "1";
+
+/// A problem to report. Internal causes are logged where they happen, never put here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub code: ProblemCode,
+    pub detail: String,
+    pub errors: Vec<FieldError>,
+    /// A 401 for a missing or malformed token: its challenge has no error code (RFC 6750 §3.1).
+    bare_challenge: bool,
+}
+
+impl Problem {
+    pub fn new(code: ProblemCode, detail: impl Into<String>) -> Self {
+        Self {
+            code,
+            detail: detail.into(),
+            errors: Vec::new(),
+            bare_challenge: false,
+        }
+    }
+
+    pub fn missing_token() -> Self {
+        Self {
+            bare_challenge: true,
+            ..Self::new(
+                ProblemCode::InvalidToken,
+                "the Authorization header must hold a Bearer token for this connection",
+            )
+        }
+    }
+
+    pub fn rejected_token() -> Self {
+        Self::new(
+            ProblemCode::InvalidToken,
+            "the token is not valid for this connection, or has expired",
+        )
+    }
+
+    pub fn validation(errors: Vec<FieldError>) -> Self {
+        let detail = match errors.len() {
+            1 => "1 field is invalid".to_owned(),
+            n => format!("{n} fields are invalid"),
+        };
+        Self {
+            code: ProblemCode::ValidationFailed,
+            detail,
+            errors,
+            bare_challenge: false,
+        }
+    }
+
+    pub fn not_found() -> Self {
+        Self::new(ProblemCode::NotFound, "no such connection")
+    }
+
+    pub fn internal() -> Self {
+        Self::new(ProblemCode::Internal, "the request could not be completed")
+    }
+
+    pub fn unavailable() -> Self {
+        Self::new(
+            ProblemCode::Unavailable,
+            "the connection store is unavailable; retry after a short wait",
+        )
+    }
+
+    pub fn into_response(self, request_id: &str) -> Response {
+        #[derive(Serialize)]
+        struct Body<'a> {
+            r#type: String,
+            title: &'static str,
+            status: u16,
+            detail: &'a str,
+            code: &'static str,
+            #[serde(skip_serializing_if = "<[_]>::is_empty")]
+            errors: &'a [FieldErrorBody<'a>],
+            request_id: &'a str,
+        }
+        #[derive(Serialize)]
+        struct FieldErrorBody<'a> {
+            field: &'a str,
+            message: &'a str,
+        }
+
+        let code = self.code;
+        let errors: Vec<FieldErrorBody<'_>> = self
+            .errors
+            .iter()
+            .map(|e| FieldErrorBody {
+                field: &e.field,
+                message: &e.message,
+            })
+            .collect();
+        let body = Body {
+            r#type: format!("{TYPE_BASE}{}", code.as_str()),
+            title: code.title(),
+            status: code.status(),
+            detail: &self.detail,
+            code: code.as_str(),
+            errors: &errors,
+            request_id,
+        };
+        // Serialising plain strings and numbers cannot fail; keep a fixed body just in case.
+        let json = serde_json::to_string(&body).unwrap_or_else(|_| {
+            format!(
+                r#"{{"status":{},"code":"{}"}}"#,
+                code.status(),
+                code.as_str()
+            )
+        });
+        let response = Response::json(code.status(), PROBLEM_JSON, json);
+        match code {
+            ProblemCode::InvalidApiKey => {
+                response.with_header("www-authenticate", "ApiKey realm=\"connections\"")
+            }
+            ProblemCode::InvalidToken if self.bare_challenge => {
+                response.with_header("www-authenticate", BEARER_CHALLENGE)
+            }
+            ProblemCode::InvalidToken => {
+                response.with_header("www-authenticate", INVALID_TOKEN_CHALLENGE)
+            }
+            ProblemCode::InsufficientScope => response.with_header(
+                "www-authenticate",
+                format!("Bearer error=\"insufficient_scope\", scope=\"{WRITE_SCOPE}\""),
+            ),
+            ProblemCode::MethodNotAllowed => response.with_header("allow", "PATCH"),
+            ProblemCode::Unavailable => response.with_header("retry-after", RETRY_AFTER_SECONDS),
+            _ => response,
+        }
+    }
+}

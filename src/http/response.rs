@@ -1,0 +1,151 @@
+//! A response, and its shape for each event source.
+
+use serde::Serialize;
+use serde::ser::{SerializeMap, Serializer};
+
+use super::event::Origin;
+
+pub const JSON: &str = "application/json";
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(&'static str, String)>,
+    pub body: String,
+}
+
+impl Response {
+    pub fn json(status: u16, content_type: &'static str, body: String) -> Self {
+        Self {
+            status,
+            headers: vec![
+                ("content-type", content_type.to_owned()),
+                // Responses carry personal data and per-request state: never cache them.
+                ("cache-control", "no-store".to_owned()),
+            ],
+            body,
+        }
+    }
+
+    pub fn with_header(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.headers.push((name, value.into()));
+        self
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn for_origin(self, origin: Origin) -> LambdaResponse {
+        LambdaResponse {
+            origin,
+            response: self,
+        }
+    }
+}
+
+/// The JSON the function returns to the runtime: `statusCode`, headers and a text body,
+/// with `statusDescription` for ALB and `multiValueHeaders` when the ALB target group
+/// uses them (it then ignores `headers`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LambdaResponse {
+    pub origin: Origin,
+    pub response: Response,
+}
+
+impl Serialize for LambdaResponse {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        struct Headers<'a>(&'a [(&'static str, String)], bool);
+        impl Serialize for Headers<'_> {
+            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                let mut map = serializer.serialize_map(Some(self.0.len()))?;
+                for (name, value) in self.0 {
+                    if self.1 {
+                        map.serialize_entry(name, &[value])?;
+                    } else {
+                        map.serialize_entry(name, value)?;
+                    }
+                }
+                map.end()
+            }
+        }
+
+        let r = &self.response;
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("statusCode", &r.status)?;
+        match self.origin {
+            Origin::Alb { multi_value } => {
+                map.serialize_entry("statusDescription", &status_line(r.status))?;
+                let key = if multi_value {
+                    "multiValueHeaders"
+                } else {
+                    "headers"
+                };
+                map.serialize_entry(key, &Headers(&r.headers, multi_value))?;
+            }
+            Origin::RestApi | Origin::HttpApi => {
+                map.serialize_entry("headers", &Headers(&r.headers, false))?;
+            }
+        }
+        map.serialize_entry("body", &r.body)?;
+        map.serialize_entry("isBase64Encoded", &false)?;
+        map.end()
+    }
+}
+
+fn status_line(status: u16) -> String {
+    let reason = match status {
+        200 => "OK",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        409 => "Conflict",
+        412 => "Precondition Failed",
+        413 => "Content Too Large",
+        415 => "Unsupported Media Type",
+        422 => "Unprocessable Content",
+        503 => "Service Unavailable",
+        _ => "Internal Server Error",
+    };
+    format!("{status} {reason}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn sample() -> Response {
+        Response::json(200, JSON, "{}".into()).with_header("etag", "\"2\"")
+    }
+
+    #[test]
+    fn rest_and_http_api_shapes() {
+        for origin in [Origin::RestApi, Origin::HttpApi] {
+            let v = serde_json::to_value(sample().for_origin(origin)).unwrap();
+            assert_eq!(
+                v,
+                json!({"statusCode":200,"headers":{"content-type":"application/json",
+                    "cache-control":"no-store","etag":"\"2\""},"body":"{}","isBase64Encoded":false})
+            );
+        }
+    }
+
+    #[test]
+    fn alb_shapes() {
+        let v =
+            serde_json::to_value(sample().for_origin(Origin::Alb { multi_value: true })).unwrap();
+        assert_eq!(v["statusDescription"], "200 OK");
+        assert_eq!(v["multiValueHeaders"]["etag"], json!(["\"2\""]));
+        assert!(v.get("headers").is_none());
+        let v =
+            serde_json::to_value(sample().for_origin(Origin::Alb { multi_value: false })).unwrap();
+        assert_eq!(v["headers"]["etag"], "\"2\"");
+    }
+}

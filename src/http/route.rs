@@ -1,0 +1,107 @@
+//! Step 1 of the contract: is this `PATCH /connections/{id}`? And the body's media type.
+
+use super::event::{Event, HeaderValue};
+use super::problem::{Problem, ProblemCode};
+
+/// The raw `{connection_id}`: from the path parameters when API Gateway routed the request,
+/// else from the path, `/connections/{id}` or `/{stage}/connections/{id}`.
+pub fn connection_route(event: &Event) -> Result<&str, Problem> {
+    let id = event
+        .path_parameter("connection_id")
+        .or_else(|| event.path().and_then(id_from_path))
+        .ok_or_else(|| Problem::new(ProblemCode::NotFound, "no such resource"))?;
+    if event.method() == Some("PATCH") {
+        Ok(id)
+    } else {
+        Err(Problem::new(
+            ProblemCode::MethodNotAllowed,
+            "this resource accepts PATCH only",
+        ))
+    }
+}
+
+fn id_from_path(path: &str) -> Option<&str> {
+    let segments: Vec<&str> = path.strip_prefix('/')?.split('/').collect();
+    let id = match segments.as_slice() {
+        ["connections", id] | [_, "connections", id] => *id,
+        _ => return None,
+    };
+    (!id.is_empty()).then_some(id)
+}
+
+/// `application/json` or `application/merge-patch+json`, any case, with parameters; a
+/// charset other than UTF-8 is refused, since JSON is UTF-8 (RFC 8259 §8.1).
+pub fn check_media_type(content_type: HeaderValue<'_>) -> Result<(), Problem> {
+    let unsupported = || {
+        Problem::new(
+            ProblemCode::UnsupportedMediaType,
+            "Content-Type must be application/json or application/merge-patch+json (UTF-8)",
+        )
+    };
+    let value = content_type.single().ok_or_else(unsupported)?;
+    let mut parts = value.split(';');
+    let essence = parts.next().unwrap_or("").trim();
+    let known = essence.eq_ignore_ascii_case("application/json")
+        || essence.eq_ignore_ascii_case("application/merge-patch+json");
+    let utf8 = parts.all(|param| match param.split_once('=') {
+        Some((name, value)) if name.trim().eq_ignore_ascii_case("charset") => {
+            let charset = value.trim().trim_matches('"');
+            charset.eq_ignore_ascii_case("utf-8") || charset.eq_ignore_ascii_case("utf8")
+        }
+        _ => true,
+    });
+    if known && utf8 {
+        Ok(())
+    } else {
+        Err(unsupported())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths() {
+        assert_eq!(id_from_path("/connections/abc"), Some("abc"));
+        assert_eq!(id_from_path("/prod/connections/abc"), Some("abc"));
+        for bad in [
+            "",
+            "/",
+            "/connections",
+            "/connections/",
+            "/connections/a/b",
+            "connections/a",
+            "/a/b/connections/c",
+            "/connection/abc",
+            "/prod/x/abc",
+        ] {
+            assert_eq!(id_from_path(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn media_types() {
+        for ok in [
+            "application/json",
+            "Application/JSON",
+            "application/json; charset=utf-8",
+            "application/merge-patch+json;charset=\"UTF-8\"",
+            "application/json ; foo=bar",
+        ] {
+            assert!(check_media_type(HeaderValue::One(ok)).is_ok(), "{ok}");
+        }
+        for bad in [
+            "text/plain",
+            "application/json-patch+json",
+            "application/jsonx",
+            "application/json; charset=latin1",
+            "",
+            "application/x-www-form-urlencoded",
+        ] {
+            assert!(check_media_type(HeaderValue::One(bad)).is_err(), "{bad}");
+        }
+        assert!(check_media_type(HeaderValue::Missing).is_err());
+        assert!(check_media_type(HeaderValue::Many).is_err());
+    }
+}

@@ -1,0 +1,17 @@
+//! Wiring only: configuration, the DynamoDB client, the runtime loop.
+
+use lambda_http::lambda_runtime::{self, LambdaEvent, service_fn};
+use update_connection::{App, Config, Event, telemetry};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    telemetry::init();
+    let config =
+        Config::from_env().inspect_err(|e| tracing::error!(error = %e, "invalid configuration"))?;
+    let app = App::from_config(&config).await;
+    let app = &app;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Event>| async move {
+        Ok::<_, lambda_runtime::Error>(app.handle(&event.payload, &event.context.request_id).await)
+    }))
+    .await
+}

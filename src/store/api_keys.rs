@@ -1,0 +1,32 @@
+use aws_sdk_dynamodb::types::AttributeValue;
+
+use super::{Store, StoreError};
+
+impl Store {
+    /// The client that owns an active API key, by the key's SHA-256; `None` for an unknown
+    /// or revoked key.
+    pub async fn client_for_key(&self, key_sha256: &str) -> Result<Option<String>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.api_keys_table)
+            .key("key_sha256", AttributeValue::S(key_sha256.to_owned()))
+            .projection_expression("client_id, #status")
+            .expression_attribute_names("#status", "status")
+            .send()
+            .await
+            .map_err(|e| StoreError::from_sdk(&e))?;
+        let Some(item) = output.item else {
+            return Ok(None);
+        };
+        let active = item
+            .get("status")
+            .and_then(|s| s.as_s().ok())
+            .is_some_and(|s| s == "active");
+        let client_id = item
+            .get("client_id")
+            .and_then(|c| c.as_s().ok())
+            .filter(|c| !c.is_empty());
+        Ok(client_id.filter(|_| active).cloned())
+    }
+}

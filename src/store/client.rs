@@ -1,0 +1,62 @@
+//! The DynamoDB client: built once at init, with a time budget per call.
+
+use std::time::Duration;
+
+use aws_config::environment::{
+    EnvironmentVariableCredentialsProvider, EnvironmentVariableRegionProvider,
+};
+use aws_config::meta::region::RegionProviderChain;
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region};
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::config::Credentials;
+
+/// Each call gets at most this long, retries included; a request makes at most two calls
+/// (key lookup on a cache miss, then the update), so a dead database is a 503 in < 5 s.
+pub const OPERATION_TIMEOUT: Duration = Duration::from_millis(2_000);
+pub const ATTEMPT_TIMEOUT: Duration = Duration::from_millis(800);
+pub const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
+pub const MAX_ATTEMPTS: u32 = 3;
+
+/// Credentials come from the environment only, as Lambda provides them: the default chain
+/// would also try profile files and the instance metadata service, which a Lambda function
+/// never needs. Against an endpoint override without credentials (DynamoDB Local), a
+/// placeholder is used: DynamoDB Local does not check signatures.
+pub async fn dynamodb_client() -> Client {
+    let region = RegionProviderChain::first_try(EnvironmentVariableRegionProvider::new())
+        .or_else(Region::from_static("us-east-1"));
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .region(region)
+        .retry_config(
+            RetryConfig::standard()
+                .with_max_attempts(MAX_ATTEMPTS)
+                .with_initial_backoff(Duration::from_millis(50))
+                .with_max_backoff(Duration::from_millis(400)),
+        )
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(CONNECT_TIMEOUT)
+                .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+                .operation_timeout(OPERATION_TIMEOUT)
+                .build(),
+        );
+    let env_credentials = std::env::var_os("AWS_ACCESS_KEY_ID").is_some();
+    let endpoint_override = std::env::var_os("AWS_ENDPOINT_URL_DYNAMODB").is_some()
+        || std::env::var_os("AWS_ENDPOINT_URL").is_some();
+    loader = if !env_credentials && endpoint_override {
+        tracing::warn!(
+            "no AWS credentials in the environment: using placeholder credentials for the endpoint override"
+        );
+        loader.credentials_provider(Credentials::new(
+            "local",
+            "local",
+            None,
+            None,
+            "placeholder",
+        ))
+    } else {
+        loader.credentials_provider(EnvironmentVariableCredentialsProvider::new())
+    };
+    Client::new(&loader.load().await)
+}

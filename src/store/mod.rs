@@ -1,0 +1,36 @@
+//! DynamoDB: the API-key lookup and the one conditional write.
+
+mod api_keys;
+mod client;
+mod error;
+mod item;
+mod update;
+
+use aws_sdk_dynamodb::Client;
+
+pub use client::dynamodb_client;
+pub use error::StoreError;
+pub use item::connection_from_item;
+pub use update::{UpdateOutcome, UpdateRequest};
+
+/// Both tables, behind one client built at init.
+#[derive(Debug, Clone)]
+pub struct Store {
+    client: Client,
+    connections_table: String,
+    api_keys_table: String,
+}
+
+impl Store {
+    pub fn new(client: Client, connections_table: String, api_keys_table: String) -> Self {
+        Self {
+            client,
+            connections_table,
+            api_keys_table,
+        }
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+}

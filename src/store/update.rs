@@ -1,0 +1,182 @@
+//! The one conditional `UpdateItem` that carries every rule the database can judge.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
+
+use super::item::connection_from_item;
+use super::{Store, StoreError};
+use crate::domain::rules::Caller;
+use crate::domain::{
+    Change, Connection, ConnectionId, DISCONNECTED, Patch, Precondition, WRITE_SCOPE,
+};
+
+pub struct UpdateRequest<'a> {
+    pub id: &'a ConnectionId,
+    pub caller: &'a Caller,
+    pub patch: &'a Patch,
+    pub precondition: &'a Precondition,
+    pub now_epoch: u64,
+    pub now_rfc3339: &'a str,
+}
+
+#[derive(Debug)]
+pub enum UpdateOutcome {
+    /// Written; the item as it is now.
+    Updated(Connection),
+    /// The condition failed; the item as it was (`None`: there is no such item).
+    Refused(Option<Connection>),
+}
+
+/// The expression and its placeholders. DynamoDB refuses unused placeholders, so each
+/// is added where the expression first uses it.
+#[derive(Debug, Default, PartialEq)]
+pub struct Expressions {
+    pub condition: String,
+    pub update: String,
+    pub names: HashMap<String, String>,
+    pub values: HashMap<String, AttributeValue>,
+}
+
+impl Expressions {
+    fn name(&mut self, attribute: &str) -> String {
+        let placeholder = format!("#{attribute}");
+        self.names.insert(placeholder.clone(), attribute.to_owned());
+        placeholder
+    }
+
+    fn value(&mut self, placeholder: &str, value: AttributeValue) -> String {
+        self.values.insert(placeholder.to_owned(), value);
+        placeholder.to_owned()
+    }
+}
+
+fn s(v: &str) -> AttributeValue {
+    AttributeValue::S(v.to_owned())
+}
+
+fn n(v: u64) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+/// Builds the condition (ownership, token, scope, expiry, not disconnected, version) and
+/// the update (the patch, `updated_at`, `version + 1`, `disconnected_at` on disconnect).
+pub fn expressions(req: &UpdateRequest<'_>) -> Expressions {
+    let mut e = Expressions::default();
+
+    let id = e.name("connection_id");
+    let client = e.name("client_id");
+    let token = e.name("token_sha256");
+    let scopes = e.name("token_scopes");
+    let expires = e.name("token_expires_at");
+    let status = e.name("status");
+    let version = e.name("version");
+    e.value(":client", s(&req.caller.client_id));
+    e.value(":token", s(&req.caller.token_sha256));
+    e.value(":scope", s(WRITE_SCOPE));
+    e.value(":now_epoch", n(req.now_epoch));
+    e.value(":disconnected", s(DISCONNECTED));
+    let mut condition = format!(
+        "attribute_exists({id}) AND {client} = :client AND {token} = :token \
+         AND contains({scopes}, :scope) \
+         AND (attribute_not_exists({expires}) OR {expires} > :now_epoch) \
+         AND {status} <> :disconnected"
+    );
+    match req.precondition {
+        Precondition::None | Precondition::Any => {}
+        // No tag can match: a condition that is always false, still judged after the
+        // others so the caller learns 412 only once it may see the connection.
+        Precondition::Versions(versions) if versions.is_empty() => {
+            condition.push_str(&format!(" AND attribute_not_exists({id})"));
+        }
+        Precondition::Versions(versions) => {
+            let placeholders: Vec<String> = versions
+                .iter()
+                .enumerate()
+                .map(|(i, v)| e.value(&format!(":v{i}"), n(*v)))
+                .collect();
+            condition.push_str(&format!(" AND {version} IN ({})", placeholders.join(", ")));
+        }
+    }
+
+    let updated_at = e.name("updated_at");
+    e.value(":now", s(req.now_rfc3339));
+    e.value(":zero", n(0));
+    e.value(":one", n(1));
+    let mut set = vec![
+        format!("{updated_at} = :now"),
+        format!("{version} = if_not_exists({version}, :zero) + :one"),
+    ];
+    let mut remove = Vec::new();
+    if let Some(customer_id) = &req.patch.customer_id {
+        let name = e.name("customer_id");
+        e.value(":customer_id", s(customer_id.as_str()));
+        set.push(format!("{name} = :customer_id"));
+    }
+    for (attribute, change) in [
+        ("email", req.patch.email.as_ref().map(|v| v.as_str())),
+        ("mobile", req.patch.mobile.as_ref().map(|v| v.as_str())),
+    ] {
+        match change {
+            Change::Keep => {}
+            Change::Remove => remove.push(e.name(attribute)),
+            Change::Set(value) => {
+                let name = e.name(attribute);
+                let placeholder = format!(":{attribute}");
+                e.value(&placeholder, s(value));
+                set.push(format!("{name} = {placeholder}"));
+            }
+        }
+    }
+    if req.patch.disconnect {
+        let disconnected_at = e.name("disconnected_at");
+        set.push(format!("{status} = :disconnected"));
+        set.push(format!("{disconnected_at} = :now"));
+    }
+    let mut update = format!("SET {}", set.join(", "));
+    if !remove.is_empty() {
+        update.push_str(&format!(" REMOVE {}", remove.join(", ")));
+    }
+
+    e.condition = condition;
+    e.update = update;
+    e
+}
+
+impl Store {
+    pub async fn update_connection(
+        &self,
+        req: &UpdateRequest<'_>,
+    ) -> Result<UpdateOutcome, StoreError> {
+        let e = expressions(req);
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.connections_table)
+            .key("connection_id", s(req.id.as_str()))
+            .condition_expression(e.condition)
+            .update_expression(e.update)
+            .set_expression_attribute_names(Some(e.names))
+            .set_expression_attribute_values(Some(e.values))
+            .return_values(ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(output) => {
+                let item = output
+                    .attributes
+                    .ok_or(StoreError::MalformedItem("attributes"))?;
+                Ok(UpdateOutcome::Updated(connection_from_item(&item)?))
+            }
+            Err(err) => match err.as_service_error() {
+                Some(UpdateItemError::ConditionalCheckFailedException(failed)) => {
+                    let old = failed.item().map(connection_from_item).transpose()?;
+                    Ok(UpdateOutcome::Refused(old))
+                }
+                _ => Err(StoreError::from_sdk(&err)),
+            },
+        }
+    }
+}
