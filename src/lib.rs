@@ -4,6 +4,7 @@
 //! its decision path. Layout: `http` (events, responses, problems), `domain` (validated
 //! values and the rules), `auth` (credentials), `store` (DynamoDB), `telemetry` (logs).
 
+pub mod admin;
 pub mod auth;
 pub mod clock;
 pub mod config;

@@ -24,9 +24,36 @@ pub const MAX_ATTEMPTS: u32 = 3;
 /// never needs. Against an endpoint override without credentials (DynamoDB Local), a
 /// placeholder is used: DynamoDB Local does not check signatures.
 pub async fn dynamodb_client() -> Client {
+    let env_credentials = std::env::var_os("AWS_ACCESS_KEY_ID").is_some();
+    let endpoint_override = std::env::var_os("AWS_ENDPOINT_URL_DYNAMODB").is_some()
+        || std::env::var_os("AWS_ENDPOINT_URL").is_some();
+    let loader = if !env_credentials && endpoint_override {
+        tracing::warn!(
+            "no AWS credentials in the environment: using placeholder credentials for the endpoint override"
+        );
+        loader().credentials_provider(placeholder_credentials())
+    } else {
+        loader().credentials_provider(EnvironmentVariableCredentialsProvider::new())
+    };
+    Client::new(&loader.load().await)
+}
+
+/// The same client settings against an explicit endpoint (tests, local tools).
+pub async fn dynamodb_client_at(endpoint: &str) -> Client {
+    let loader = loader()
+        .endpoint_url(endpoint)
+        .credentials_provider(placeholder_credentials());
+    Client::new(&loader.load().await)
+}
+
+fn placeholder_credentials() -> Credentials {
+    Credentials::new("local", "local", None, None, "placeholder")
+}
+
+fn loader() -> aws_config::ConfigLoader {
     let region = RegionProviderChain::first_try(EnvironmentVariableRegionProvider::new())
         .or_else(Region::from_static("us-east-1"));
-    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+    aws_config::defaults(BehaviorVersion::latest())
         .region(region)
         .retry_config(
             RetryConfig::standard()
@@ -40,23 +67,5 @@ pub async fn dynamodb_client() -> Client {
                 .operation_attempt_timeout(ATTEMPT_TIMEOUT)
                 .operation_timeout(OPERATION_TIMEOUT)
                 .build(),
-        );
-    let env_credentials = std::env::var_os("AWS_ACCESS_KEY_ID").is_some();
-    let endpoint_override = std::env::var_os("AWS_ENDPOINT_URL_DYNAMODB").is_some()
-        || std::env::var_os("AWS_ENDPOINT_URL").is_some();
-    loader = if !env_credentials && endpoint_override {
-        tracing::warn!(
-            "no AWS credentials in the environment: using placeholder credentials for the endpoint override"
-        );
-        loader.credentials_provider(Credentials::new(
-            "local",
-            "local",
-            None,
-            None,
-            "placeholder",
-        ))
-    } else {
-        loader.credentials_provider(EnvironmentVariableCredentialsProvider::new())
-    };
-    Client::new(&loader.load().await)
+        )
 }

@@ -1,0 +1,121 @@
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::BoxError;
+use aws_sdk_dynamodb::types::AttributeValue;
+use serde::Deserialize;
+
+use crate::auth::sha256_hex;
+
+/// Demo data, as in `demo/seed.json`: secrets in clear here, hashed when written.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Seed {
+    pub api_keys: Vec<ApiKeySeed>,
+    pub connections: Vec<ConnectionSeed>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ApiKeySeed {
+    pub secret: String,
+    pub client_id: String,
+    pub status: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ConnectionSeed {
+    pub connection_id: String,
+    pub client_id: String,
+    pub customer_id: String,
+    pub retailer_id: String,
+    pub status: String,
+    pub email: Option<String>,
+    pub mobile: Option<String>,
+    pub token: String,
+    pub token_scopes: Vec<String>,
+    pub token_expires_at: Option<u64>,
+}
+
+impl Seed {
+    pub fn demo() -> Result<Self, serde_json::Error> {
+        serde_json::from_str(include_str!("../../demo/seed.json"))
+    }
+
+    pub fn connection(&self, id: &str) -> Option<&ConnectionSeed> {
+        self.connections.iter().find(|c| c.connection_id == id)
+    }
+
+    pub async fn write(
+        &self,
+        client: &Client,
+        connections: &str,
+        api_keys: &str,
+    ) -> Result<(), BoxError> {
+        for key in &self.api_keys {
+            put_api_key(client, api_keys, key).await?;
+        }
+        for connection in &self.connections {
+            put_connection(client, connections, connection).await?;
+        }
+        Ok(())
+    }
+}
+
+const CREATED_AT: &str = "2026-01-01T00:00:00.000Z";
+
+pub async fn put_api_key(client: &Client, table: &str, key: &ApiKeySeed) -> Result<(), BoxError> {
+    client
+        .put_item()
+        .table_name(table)
+        .item("key_sha256", AttributeValue::S(sha256_hex(&key.secret)))
+        .item("client_id", AttributeValue::S(key.client_id.clone()))
+        .item("status", AttributeValue::S(key.status.clone()))
+        .item("created_at", AttributeValue::S(CREATED_AT.into()))
+        .send()
+        .await?;
+    Ok(())
+}
+
+/// Writes a connection at version 1, replacing any item with its id.
+pub async fn put_connection(
+    client: &Client,
+    table: &str,
+    c: &ConnectionSeed,
+) -> Result<(), BoxError> {
+    let s = |v: &str| AttributeValue::S(v.to_owned());
+    let mut item: HashMap<String, AttributeValue> = HashMap::from([
+        ("connection_id".into(), s(&c.connection_id)),
+        ("client_id".into(), s(&c.client_id)),
+        ("customer_id".into(), s(&c.customer_id)),
+        ("retailer_id".into(), s(&c.retailer_id)),
+        ("status".into(), s(&c.status)),
+        ("token_sha256".into(), s(&sha256_hex(&c.token))),
+        ("created_at".into(), s(CREATED_AT)),
+        ("updated_at".into(), s(CREATED_AT)),
+        ("version".into(), AttributeValue::N("1".into())),
+    ]);
+    if !c.token_scopes.is_empty() {
+        item.insert(
+            "token_scopes".into(),
+            AttributeValue::Ss(c.token_scopes.clone()),
+        );
+    }
+    if let Some(email) = &c.email {
+        item.insert("email".into(), s(email));
+    }
+    if let Some(mobile) = &c.mobile {
+        item.insert("mobile".into(), s(mobile));
+    }
+    if let Some(at) = c.token_expires_at {
+        item.insert("token_expires_at".into(), AttributeValue::N(at.to_string()));
+    }
+    if c.status == crate::domain::DISCONNECTED {
+        item.insert("disconnected_at".into(), s(CREATED_AT));
+    }
+    client
+        .put_item()
+        .table_name(table)
+        .set_item(Some(item))
+        .send()
+        .await?;
+    Ok(())
+}

