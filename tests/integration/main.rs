@@ -1,6 +1,7 @@
 //! The contract, proven against Amazon DynamoDB Local: every numbered step and every row
 //! of the error table, each checking the response and the table afterwards.
 
+mod binary;
 mod contract_auth;
 mod contract_body;
 mod contract_write;
@@ -8,4 +9,5 @@ mod event_sources;
 mod events_replay;
 mod faults;
 mod round_trips;
+mod runtime_api;
 mod support;

@@ -89,7 +89,7 @@ fn start_dynamodb_local() -> String {
     // A watchdog shell ends Java when this test process ends: statics are never dropped.
     let script = format!(
         "java -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Djava.library.path=./DynamoDBLocal_lib \
-         -jar DynamoDBLocal.jar -inMemory -disableTelemetry -port {port} & java=$!; \
+         -jar DynamoDBLocal.jar -inMemory -sharedDb -disableTelemetry -port {port} & java=$!; \
          while kill -0 {parent} 2>/dev/null && kill -0 $java 2>/dev/null; do sleep 0.5; done; kill $java 2>/dev/null",
         parent = std::process::id()
     );

@@ -1,0 +1,175 @@
+//! The built `update-connection` binary, run as Lambda runs it: Runtime API, environment,
+//! JSON logs on stdout.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio::io::AsyncReadExt;
+use tokio::process::{Child, Command};
+
+use crate::runtime_api::RuntimeApi;
+use crate::support::*;
+
+fn function(api: &RuntimeApi, connections: &str, api_keys: &str) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_update-connection"));
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("AWS_LAMBDA_RUNTIME_API", &api.address)
+        .env("AWS_LAMBDA_FUNCTION_NAME", "update-connection")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_LAMBDA_LOG_STREAM_NAME", "stream")
+        .env("AWS_LAMBDA_LOG_GROUP_NAME", "group")
+        .env("AWS_REGION", "eu-west-1")
+        .env("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+        .env("AWS_SECRET_ACCESS_KEY", "secret")
+        .env("AWS_ENDPOINT_URL_DYNAMODB", endpoint())
+        .env("CONNECTIONS_TABLE", connections)
+        .env("API_KEYS_TABLE", api_keys)
+        .env("AWS_LAMBDA_LOG_LEVEL", "TRACE")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    cmd
+}
+
+async fn output(mut child: Child) -> String {
+    let _ = child.start_kill();
+    let _ = child.wait().await;
+    let mut text = String::new();
+    if let Some(mut out) = child.stdout.take() {
+        out.read_to_string(&mut text).await.unwrap();
+    }
+    if let Some(mut err) = child.stderr.take() {
+        err.read_to_string(&mut text).await.unwrap();
+    }
+    text
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serves_events_and_logs_one_clean_line_per_request() {
+    let f = Fixture::new().await;
+    let api = RuntimeApi::start().await;
+    let child = function(&api, &f.connections, &f.api_keys)
+        .spawn()
+        .expect("start the function");
+
+    let email = "very.private.person@example.com";
+    let mobile = "+447700900999";
+    let requests = [
+        (
+            "r1",
+            patch(
+                ACTIVE_B,
+                &json!({"email": email, "mobile": mobile}).to_string(),
+            ),
+            200,
+        ),
+        (
+            "r2",
+            patch(
+                ACTIVE_B,
+                &json!({"email": "bad-email-secret", "mobile": "0799 secret"}).to_string(),
+            ),
+            422,
+        ),
+        (
+            "r3",
+            with_header(
+                patch(ACTIVE_B, r#"{"customer_id":"x"}"#),
+                "authorization",
+                Some("Bearer leaked-token-123"),
+            ),
+            401,
+        ),
+        (
+            "r4",
+            with_header(
+                patch(ACTIVE_B, "{}"),
+                "x-api-key",
+                Some("leaked-api-key-456"),
+            ),
+            401,
+        ),
+        ("r5", patch(ACTIVE, r#"{"status":"disconnected"}"#), 200),
+        ("r6", json!({"not": "an http event"}), 404),
+    ];
+    let mut child = Some(child);
+    for (id, event, status) in &requests {
+        let response = api
+            .invoke(id, event.clone())
+            .await
+            .expect("a response, not an error");
+        if response["statusCode"] != *status {
+            let logs = output(child.take().unwrap()).await;
+            panic!("{id}: expected {status}, got {response}\nlogs:\n{logs}");
+        }
+    }
+    let child = child.unwrap();
+    let response = api
+        .invoke("r7", patch(ACTIVE_B, r#"{"email":null}"#))
+        .await
+        .unwrap();
+    assert_eq!(response["statusCode"], 200);
+    let body: Value = serde_json::from_str(response["body"].as_str().unwrap()).unwrap();
+    assert_eq!(body["email"], Value::Null);
+    assert_eq!(s(&f.item(ACTIVE_B).await.unwrap(), "mobile"), mobile);
+
+    let logs = output(child).await;
+    let request_lines: Vec<Value> = logs
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|l| l["message"] == "request")
+        .collect();
+    assert_eq!(request_lines.len(), 7, "one line per request:\n{logs}");
+    let r1 = request_lines
+        .iter()
+        .find(|l| l["request_id"] == "r1")
+        .expect("r1 logged");
+    assert_eq!(r1["connection_id"], ACTIVE_B);
+    assert_eq!(r1["client_id"], "client-demo");
+    assert_eq!(r1["status"], 200);
+    assert_eq!(r1["dynamodb_calls"], 2);
+    assert!(r1["latency_ms"].as_f64().is_some() && r1["dynamodb_ms"].as_f64().is_some());
+    let r2 = request_lines
+        .iter()
+        .find(|l| l["request_id"] == "r2")
+        .unwrap();
+    assert_eq!(r2["problem"], "validation-failed");
+
+    let mut secrets = vec![
+        KEY.to_owned(),
+        "leaked-token-123".into(),
+        "leaked-api-key-456".into(),
+        email.into(),
+        mobile.into(),
+        "bad-email-secret".into(),
+        "0799 secret".into(),
+    ];
+    secrets.push(token(ACTIVE));
+    secrets.push(token(ACTIVE_B));
+    for secret in secrets {
+        assert!(
+            !logs.contains(&secret),
+            "{secret:?} appears in the logs:\n{logs}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_missing_table_variable_stops_init_naming_it() {
+    let api = RuntimeApi::start().await;
+    let mut cmd = function(&api, "c", "k");
+    cmd.env_remove("API_KEYS_TABLE");
+    let child = cmd.spawn().unwrap();
+    let mut child = child;
+    let status = tokio::time::timeout(Duration::from_secs(10), child.wait())
+        .await
+        .expect("exits")
+        .unwrap();
+    assert!(!status.success());
+    let logs = output(child).await;
+    assert!(logs.contains("API_KEYS_TABLE"), "{logs}");
+}
