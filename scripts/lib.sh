@@ -15,18 +15,15 @@ ensure_dynamodb_local() {
   fi
 }
 
-# Python tools (cargo-lambda, and for the template: aws-sam-cli, cfn-lint) in .venv.
+# Python tools (cargo-lambda, aws-sam-cli, cfn-lint) in .venv, as pinned in requirements-dev.txt.
 ensure_venv() {
   if [ ! -x .venv/bin/python ]; then
     python3 -m venv .venv
   fi
-  local missing=()
-  for req in "$@"; do
-    .venv/bin/python -m pip show "${req%%[=<>]*}" >/dev/null 2>&1 || missing+=("$req")
-  done
-  if [ ${#missing[@]} -gt 0 ]; then
-    echo "==> installing ${missing[*]} into .venv"
-    .venv/bin/python -m pip install -q --disable-pip-version-check "${missing[@]}"
+  if ! cmp -s requirements-dev.txt .venv/.requirements-dev.txt; then
+    echo "==> installing requirements-dev.txt into .venv"
+    .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements-dev.txt
+    cp requirements-dev.txt .venv/.requirements-dev.txt
   fi
 }
 

@@ -1,8 +1,11 @@
-//! Operator tasks, outside the request path: tables and demo data for local runs and
-//! tests. Not linked into the Lambda binary's hot path.
+//! Operator tasks, outside the request path: tables from the template, API keys,
+//! connection tokens and demo data. Behind the `admin` feature; the Lambda binary does
+//! not use it.
 
+mod secrets;
 mod seed;
 mod tables;
 
+pub use secrets::{new_secret, new_ulid};
 pub use seed::{ApiKeySeed, ConnectionSeed, Seed, put_api_key, put_connection};
-pub use tables::create_tables;
+pub use tables::{TEMPLATE, TableDefinition, create_tables, tables_in_template};

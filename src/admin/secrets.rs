@@ -1,0 +1,62 @@
+//! New secrets and ids for operators: API keys, connection tokens, ULIDs.
+
+use std::io::Read;
+
+use base64::Engine;
+
+fn random<const N: usize>() -> std::io::Result<[u8; N]> {
+    let mut bytes = [0u8; N];
+    std::fs::File::open("/dev/urandom")?.read_exact(&mut bytes)?;
+    Ok(bytes)
+}
+
+/// 256 random bits, URL-safe, with a prefix that says what the secret is.
+pub fn new_secret(prefix: &str) -> std::io::Result<String> {
+    let bytes = random::<32>()?;
+    Ok(format!(
+        "{prefix}{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    ))
+}
+
+/// A ULID for `now_ms`: 48 bits of milliseconds, 80 random bits, Crockford base32.
+pub fn new_ulid(now_ms: u64) -> std::io::Result<String> {
+    let random = random::<10>()?;
+    let mut value: u128 = u128::from(now_ms & 0xFFFF_FFFF_FFFF) << 80;
+    for (i, byte) in random.iter().enumerate() {
+        value |= u128::from(*byte) << (72 - 8 * i);
+    }
+    Ok(encode_ulid(value))
+}
+
+fn encode_ulid(value: u128) -> String {
+    const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+    (0..26)
+        .rev()
+        .map(|i| ALPHABET[((value >> (5 * i)) & 0x1F) as usize] as char)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::ConnectionId;
+
+    #[test]
+    fn ulids_are_valid_connection_ids_and_sort_by_time() {
+        let a = new_ulid(1_700_000_000_000).unwrap();
+        let b = new_ulid(1_700_000_000_001).unwrap();
+        assert!(ConnectionId::parse(&a).is_some(), "{a}");
+        assert!(a < b);
+        assert_eq!(encode_ulid(u128::MAX), "7ZZZZZZZZZZZZZZZZZZZZZZZZZ");
+        assert_eq!(encode_ulid(0), "00000000000000000000000000");
+    }
+
+    #[test]
+    fn secrets_are_long_and_distinct() {
+        let a = new_secret("uc_key_").unwrap();
+        assert!(a.starts_with("uc_key_") && a.len() == 7 + 43, "{a}");
+        assert_ne!(a, new_secret("uc_key_").unwrap());
+        assert!(crate::auth::api_key(Some(&a)).is_some());
+    }
+}
