@@ -87,8 +87,14 @@ impl Serialize for LambdaResponse {
                 };
                 map.serialize_entry(key, &Headers(&r.headers, multi_value))?;
             }
-            Origin::RestApi | Origin::HttpApi => {
+            Origin::RestApi => {
                 map.serialize_entry("headers", &Headers(&r.headers, false))?;
+            }
+            Origin::HttpApi => {
+                map.serialize_entry("headers", &Headers(&r.headers, false))?;
+                // Optional for API Gateway; required by aws_lambda_events' type, which
+                // emulators such as `cargo lambda watch` parse responses with.
+                map.serialize_entry("cookies", &[] as &[&str])?;
             }
         }
         map.serialize_entry("body", &r.body)?;
@@ -127,14 +133,35 @@ mod tests {
 
     #[test]
     fn rest_and_http_api_shapes() {
-        for origin in [Origin::RestApi, Origin::HttpApi] {
-            let v = serde_json::to_value(sample().for_origin(origin)).unwrap();
-            assert_eq!(
-                v,
-                json!({"statusCode":200,"headers":{"content-type":"application/json",
-                    "cache-control":"no-store","etag":"\"2\""},"body":"{}","isBase64Encoded":false})
-            );
-        }
+        let headers =
+            json!({"content-type":"application/json","cache-control":"no-store","etag":"\"2\""});
+        let v = serde_json::to_value(sample().for_origin(Origin::RestApi)).unwrap();
+        assert_eq!(
+            v,
+            json!({"statusCode":200,"headers":headers,"body":"{}","isBase64Encoded":false})
+        );
+        let v = serde_json::to_value(sample().for_origin(Origin::HttpApi)).unwrap();
+        assert_eq!(
+            v,
+            json!({"statusCode":200,"headers":headers,"cookies":[],"body":"{}","isBase64Encoded":false})
+        );
+    }
+
+    #[test]
+    fn shapes_parse_as_the_aws_lambda_events_types() {
+        use lambda_http::aws_lambda_events::apigw::{
+            ApiGatewayProxyResponse, ApiGatewayV2httpResponse,
+        };
+        let v1 = serde_json::to_string(&sample().for_origin(Origin::RestApi)).unwrap();
+        assert!(
+            serde_json::from_str::<ApiGatewayProxyResponse>(&v1).is_ok(),
+            "{v1}"
+        );
+        let v2 = serde_json::to_string(&sample().for_origin(Origin::HttpApi)).unwrap();
+        assert!(
+            serde_json::from_str::<ApiGatewayV2httpResponse>(&v2).is_ok(),
+            "{v2}"
+        );
     }
 
     #[test]
