@@ -1,0 +1,107 @@
+//! The request path in process: event bytes -> decision -> response bytes, with DynamoDB
+//! answered by an in-process HTTP client (the SDK's whole pipeline still runs: request
+//! serialisation, SigV4 signing, retries, response parsing).
+
+use std::time::Duration;
+
+use aws_sdk_dynamodb::Client;
+use aws_smithy_http_client::test_util::infallible_client_fn;
+use criterion::{Criterion, criterion_group, criterion_main};
+use update_connection::store::{Store, dynamodb_client_at};
+use update_connection::{App, Config, Event};
+
+const UPDATED: &str = r#"{"Attributes":{"connection_id":{"S":"01J51S0JYV6N7K1030CV1ZKSCB"},"client_id":{"S":"client-demo"},"customer_id":{"S":"customer-b"},"retailer_id":{"S":"01J7SC0NN73R6F5VVSP3ZKPDA3"},"status":{"S":"active"},"email":{"S":"bob@example.org"},"token_sha256":{"S":"5d9b3dc5d8eaa4ab3f0eb5bd2d8e8a4b5b6e3a7e4b3f8e0cdb9a1c2b3d4e5f60"},"token_scopes":{"SS":["connections:write"]},"created_at":{"S":"2026-01-01T00:00:00.000Z"},"updated_at":{"S":"2026-11-28T00:00:00.000Z"},"version":{"N":"2"}}}"#;
+const KEY_ITEM: &str = r#"{"Item":{"client_id":{"S":"client-demo"},"status":{"S":"active"}}}"#;
+
+fn event(body: &str) -> Vec<u8> {
+    serde_json::to_vec(&serde_json::json!({
+        "resource": "/connections/{connection_id}",
+        "path": "/connections/01J51S0JYV6N7K1030CV1ZKSCB",
+        "httpMethod": "PATCH",
+        "headers": {"content-type": "application/json", "x-api-key": "demo-api-key-0001",
+                    "authorization": "Bearer demo-token-active-b", "host": "abc.execute-api.eu-west-1.amazonaws.com"},
+        "multiValueHeaders": {"content-type": ["application/json"], "x-api-key": ["demo-api-key-0001"],
+                    "authorization": ["Bearer demo-token-active-b"], "host": ["abc.execute-api.eu-west-1.amazonaws.com"]},
+        "pathParameters": {"connection_id": "01J51S0JYV6N7K1030CV1ZKSCB"},
+        "requestContext": {"stage": "prod", "requestId": "r", "httpMethod": "PATCH"},
+        "body": body,
+        "isBase64Encoded": false
+    }))
+    .unwrap()
+}
+
+fn app(rt: &tokio::runtime::Runtime) -> App {
+    rt.block_on(async {
+        let base = dynamodb_client_at("http://dynamodb.local").await;
+        let http = infallible_client_fn(|req| {
+            let target = req
+                .headers()
+                .get("x-amz-target")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            let body = if target.ends_with("GetItem") {
+                KEY_ITEM
+            } else {
+                UPDATED
+            };
+            http::Response::builder()
+                .status(200)
+                .header("content-type", "application/x-amz-json-1.0")
+                .body(body)
+                .unwrap()
+        });
+        let client = Client::from_conf(base.config().to_builder().http_client(http).build());
+        let config = Config {
+            connections_table: "connections".into(),
+            api_keys_table: "api-keys".into(),
+            api_key_cache_ttl: Duration::from_secs(3600),
+        };
+        App::new(
+            Store::new(client, "connections".into(), "api-keys".into()),
+            &config,
+        )
+    })
+}
+
+fn request_path(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let app = app(&rt);
+    let accepted = event(r#"{"email":"bob@example.org","mobile":null}"#);
+    let invalid = event(r#"{"email":"not-an-email","mobile":"0044"}"#);
+    let one = |bytes: &[u8]| {
+        rt.block_on(async {
+            let event: Event = serde_json::from_slice(bytes).unwrap();
+            let response = app.handle(&event, "bench").await;
+            serde_json::to_vec(&response).unwrap()
+        })
+    };
+    // Warm the key cache, as on a warm instance.
+    assert!(
+        String::from_utf8(one(&accepted))
+            .unwrap()
+            .contains("\"statusCode\":200")
+    );
+    assert!(
+        String::from_utf8(one(&invalid))
+            .unwrap()
+            .contains("\"statusCode\":422")
+    );
+
+    let mut group = c.benchmark_group("request_path");
+    group.bench_function("accepted_update_with_dynamodb_in_process", |b| {
+        b.iter(|| one(&accepted))
+    });
+    group.bench_function("validation_failure_no_dynamodb", |b| {
+        b.iter(|| one(&invalid))
+    });
+    group.bench_function("event_parse_only", |b| {
+        b.iter(|| serde_json::from_slice::<Event>(&accepted).unwrap())
+    });
+    group.finish();
+}
+
+criterion_group!(benches, request_path);
+criterion_main!(benches);
