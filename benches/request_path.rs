@@ -55,6 +55,7 @@ fn app(rt: &tokio::runtime::Runtime) -> App {
             connections_table: "connections".into(),
             api_keys_table: "api-keys".into(),
             api_key_cache_ttl: Duration::from_secs(3600),
+            warm_up: false,
         };
         App::new(
             Store::new(client, "connections".into(), "api-keys".into()),

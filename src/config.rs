@@ -7,6 +7,9 @@ pub struct Config {
     pub connections_table: String,
     pub api_keys_table: String,
     pub api_key_cache_ttl: Duration,
+    /// One cheap DynamoDB read during init, so that the first request does not pay for the
+    /// connection, TLS handshake and credentials (`DYNAMODB_WARM_UP`, default on).
+    pub warm_up: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,8 +33,8 @@ pub const DEFAULT_API_KEY_CACHE_TTL: Duration = Duration::from_secs(60);
 
 impl Config {
     /// `CONNECTIONS_TABLE` and `API_KEYS_TABLE` are required; `API_KEY_CACHE_TTL_SECONDS`
-    /// defaults to 60 (0 turns the cache off). The DynamoDB endpoint is the SDK's own
-    /// `AWS_ENDPOINT_URL_DYNAMODB`.
+    /// defaults to 60 (0 turns the cache off); `DYNAMODB_WARM_UP` defaults to true. The
+    /// DynamoDB endpoint is the SDK's own `AWS_ENDPOINT_URL_DYNAMODB`.
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
@@ -51,10 +54,21 @@ impl Config {
                 )
             })?,
         };
+        let warm_up = match var("DYNAMODB_WARM_UP").as_deref().map(str::trim) {
+            None | Some("1" | "true" | "on") => true,
+            Some("0" | "false" | "off") => false,
+            Some(_) => {
+                return Err(ConfigError::Invalid(
+                    "DYNAMODB_WARM_UP",
+                    "must be true or false",
+                ));
+            }
+        };
         Ok(Self {
             connections_table: required("CONNECTIONS_TABLE")?,
             api_keys_table: required("API_KEYS_TABLE")?,
             api_key_cache_ttl: ttl,
+            warm_up,
         })
     }
 }
@@ -93,6 +107,7 @@ mod tests {
         ]))
         .unwrap();
         assert_eq!(c.api_key_cache_ttl, DEFAULT_API_KEY_CACHE_TTL);
+        assert!(c.warm_up);
         let c = Config::from_lookup(lookup(&[
             ("CONNECTIONS_TABLE", "c"),
             ("API_KEYS_TABLE", "k"),

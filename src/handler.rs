@@ -44,6 +44,16 @@ impl App {
         Self::new(store, config)
     }
 
+    /// Reads a key digest that cannot exist (not hex), bounded by `budget`, and ignores the
+    /// answer: the connection, TLS session, endpoint and credentials are then ready before
+    /// the first request. Nothing is cached.
+    pub async fn warm_up(&self, budget: std::time::Duration) {
+        let outcome = tokio::time::timeout(budget, self.store.client_for_key("warm-up")).await;
+        if !matches!(outcome, Ok(Ok(None))) {
+            tracing::warn!("dynamodb warm-up did not complete; the first request will connect");
+        }
+    }
+
     pub fn store(&self) -> &Store {
         &self.store
     }

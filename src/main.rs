@@ -3,12 +3,18 @@
 use lambda_http::lambda_runtime::{self, LambdaEvent, service_fn};
 use update_connection::{App, Config, Event, telemetry};
 
+/// Init may spend this long on the warm-up read; Lambda allows 10 s of init.
+const WARM_UP_BUDGET: std::time::Duration = std::time::Duration::from_millis(1_000);
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     telemetry::init();
     let config =
         Config::from_env().inspect_err(|e| tracing::error!(error = %e, "invalid configuration"))?;
     let app = App::from_config(&config).await;
+    if config.warm_up {
+        app.warm_up(WARM_UP_BUDGET).await;
+    }
     let app = &app;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Event>| async move {
         Ok::<_, lambda_runtime::Error>(app.handle(&event.payload, &event.context.request_id).await)

@@ -10,7 +10,8 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region};
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::config::Credentials;
+use aws_sdk_dynamodb::config::{Credentials, SharedHttpClient};
+use aws_smithy_http_client::tls::{self, TlsContext, TrustStore, rustls_provider::CryptoMode};
 
 /// Each call gets at most this long, retries included; a request makes at most two calls
 /// (key lookup on a cache miss, then the update), so a dead database is a 503 in < 5 s.
@@ -50,10 +51,34 @@ fn placeholder_credentials() -> Credentials {
     Credentials::new("local", "local", None, None, "placeholder")
 }
 
+/// Amazon Root CA 1-4 and Starfield Services Root CA G2: the roots of every AWS endpoint
+/// (Amazon Trust Services). Copied from Debian's ca-certificates.
+const AWS_ROOTS: &[u8] = include_bytes!("roots/aws-roots.pem");
+
+/// rustls with aws-lc, trusting AWS's roots only. Reading the system store costs 2-3 ms of
+/// every cold start and trusts ~150 authorities this function never needs. When
+/// `SSL_CERT_FILE` or `SSL_CERT_DIR` is set (a local TLS proxy, a corporate CA), the
+/// system store is read too, and honours them.
+fn https_client() -> SharedHttpClient {
+    let custom_roots =
+        std::env::var_os("SSL_CERT_FILE").is_some() || std::env::var_os("SSL_CERT_DIR").is_some();
+    let trust = TrustStore::empty()
+        .with_native_roots(custom_roots)
+        .with_pem_certificate(AWS_ROOTS);
+    let builder = aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc));
+    match TlsContext::builder().with_trust_store(trust).build() {
+        Ok(context) => builder.tls_context(context).build_https(),
+        // Cannot happen with the roots above; the SDK's defaults are a safe fallback.
+        Err(_) => builder.build_https(),
+    }
+}
+
 fn loader() -> aws_config::ConfigLoader {
     let region = RegionProviderChain::first_try(EnvironmentVariableRegionProvider::new())
         .or_else(Region::from_static("us-east-1"));
     aws_config::defaults(BehaviorVersion::latest())
+        .http_client(https_client())
         .region(region)
         .retry_config(
             RetryConfig::standard()

@@ -12,6 +12,7 @@ fn config(connections: &str, api_keys: &str) -> Config {
         connections_table: connections.into(),
         api_keys_table: api_keys.into(),
         api_key_cache_ttl: Duration::from_secs(60),
+        warm_up: false,
     }
 }
 

@@ -195,6 +195,7 @@ impl Fixture {
             connections_table: connections.clone(),
             api_keys_table: api_keys.clone(),
             api_key_cache_ttl: ttl,
+            warm_up: false,
         };
         let app = App::new(
             Store::new(counted, connections.clone(), api_keys.clone()),
