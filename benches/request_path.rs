@@ -10,6 +10,10 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use update_connection::store::{Store, dynamodb_client_at};
 use update_connection::{App, Config, Event};
 
+// As in src/main.rs: the bench measures the allocator the function runs with.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const UPDATED: &str = r#"{"Attributes":{"connection_id":{"S":"01J51S0JYV6N7K1030CV1ZKSCB"},"client_id":{"S":"client-demo"},"customer_id":{"S":"customer-b"},"retailer_id":{"S":"01J7SC0NN73R6F5VVSP3ZKPDA3"},"status":{"S":"active"},"email":{"S":"bob@example.org"},"token_sha256":{"S":"5d9b3dc5d8eaa4ab3f0eb5bd2d8e8a4b5b6e3a7e4b3f8e0cdb9a1c2b3d4e5f60"},"token_scopes":{"SS":["connections:write"]},"created_at":{"S":"2026-01-01T00:00:00.000Z"},"updated_at":{"S":"2026-11-28T00:00:00.000Z"},"version":{"N":"2"}}}"#;
 const KEY_ITEM: &str = r#"{"Item":{"client_id":{"S":"client-demo"},"status":{"S":"active"}}}"#;
 

@@ -3,6 +3,11 @@
 use lambda_http::lambda_runtime::{self, LambdaEvent, service_fn};
 use update_connection::{App, Config, Event, telemetry};
 
+// mimalloc: the SDK allocates a lot per call; measured 14% less CPU on the request path
+// than glibc's malloc (BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Init may spend this long on the warm-up read; Lambda allows 10 s of init.
 const WARM_UP_BUDGET: std::time::Duration = std::time::Duration::from_millis(1_000);
 

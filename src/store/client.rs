@@ -7,6 +7,7 @@ use aws_config::environment::{
 };
 use aws_config::meta::region::RegionProviderChain;
 use aws_config::retry::RetryConfig;
+use aws_config::stalled_stream_protection::StalledStreamProtectionConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region};
 use aws_sdk_dynamodb::Client;
@@ -79,6 +80,9 @@ fn loader() -> aws_config::ConfigLoader {
         .or_else(Region::from_static("us-east-1"));
     aws_config::defaults(BehaviorVersion::latest())
         .http_client(https_client())
+        // The timeouts above already bound a stalled call; the SDK's throughput monitor
+        // would add per-request work to bodies of a few hundred bytes.
+        .stalled_stream_protection(StalledStreamProtectionConfig::disabled())
         .region(region)
         .retry_config(
             RetryConfig::standard()

@@ -7,7 +7,8 @@
 //!   lambda-bench warm --bin PATH --event FILE [--invocations 300]
 //!       CPU time per invocation (all threads, from /proc schedstat), latency, peak RSS
 //!
-//! The child inherits this process's environment (tables, endpoint, certificates).
+//! The child gets a Lambda-like environment: this process's `AWS_*`, `DYNAMODB_*`, table
+//! names, `SSL_CERT_FILE` and `PATH`, and nothing else.
 
 use std::collections::{HashMap, VecDeque};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -164,7 +165,27 @@ fn deadline_ms() -> u128 {
 
 fn spawn(bin: &str, api: &RuntimeApi) -> (Child, Instant) {
     let mut cmd = Command::new(bin);
-    cmd.env("AWS_LAMBDA_RUNTIME_API", &api.address)
+    // Lambda's environment, not this shell's: only what Lambda would set, and what the
+    // bench chose (tables, endpoint, a CA file for the TLS run).
+    cmd.env_clear();
+    for (name, value) in std::env::vars() {
+        let passed = name.starts_with("AWS_")
+            || name.starts_with("DYNAMODB_")
+            || [
+                "CONNECTIONS_TABLE",
+                "API_KEYS_TABLE",
+                "SSL_CERT_FILE",
+                "PATH",
+            ]
+            .contains(&name.as_str());
+        if passed && name != "AWS_CA_BUNDLE" {
+            cmd.env(name, value);
+        }
+    }
+    cmd.env("LANG", "en_US.UTF-8")
+        .env("TZ", ":UTC")
+        .env("AWS_EXECUTION_ENV", "AWS_Lambda_provided.al2023")
+        .env("AWS_LAMBDA_RUNTIME_API", &api.address)
         .env("AWS_LAMBDA_FUNCTION_NAME", "bench")
         .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
         .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
