@@ -143,4 +143,29 @@ w("Counted in a test, not here: `tests/integration/round_trips.rs` asserts 2 Dyn
   "(GetItem + UpdateItem) on a key-cache miss, exactly 1 UpdateItem for an accepted request with a warm "
   "cache and for every conditional failure (no second read), and 0 for requests refused before the write.")
 w("")
+profiles = os.environ.get("PROFILES", "").split()
+if profiles and os.path.exists(os.path.join(work, "profiles-cold.json")):
+    pc, pw = load("profiles-cold.json"), load("profiles-warm.json")
+    w("## 6. Release profile: the alternatives tried")
+    w("")
+    w("The same code under each cargo profile (`Cargo.toml`), measured side by side in this run "
+      "(cold starts taking turns, without the warm-up; warm CPU as in section 3).")
+    w("")
+    w("| profile | settings | binary | zipped | init median | warm CPU / invocation | peak RSS |")
+    w("|---|---|---|---|---|---|---|")
+    settings = {"release": "lto = fat, codegen-units = 1, opt-level = 3, strip, panic = unwind",
+                "release-s": "release + opt-level = \"s\"", "release-thin": "release + lto = thin, codegen-units = 16",
+                "release-abort": "release + panic = abort"}
+    for name in ["release"] + profiles:
+        label = "update-connection" if name == "release" else f"update-connection-{name}"
+        path = fn if name == "release" else os.path.join(work, name, label)
+        zpath = os.path.join(work, f"{name}.zip")
+        import zipfile
+        with zipfile.ZipFile(zpath, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as z:
+            z.write(path, "bootstrap")
+        w(f"| `{name}` | {settings.get(name, '')} | {os.path.getsize(path) / 1048576:.2f} MiB | "
+          f"{os.path.getsize(zpath) / 1048576:.2f} MiB | {pc[label]['init_ms']['median']:.2f} ms | "
+          f"{pw[label]['cpu_us_per_invocation']:.1f} µs | {pw[label]['peak_rss_mib']:.1f} MiB |")
+    w("")
+
 print("\n".join(out))

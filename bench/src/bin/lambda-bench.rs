@@ -7,7 +7,7 @@
 //!   lambda-bench warm --bin PATH --event FILE [--invocations 300]
 //!       CPU time per invocation (all threads, from /proc schedstat), latency, peak RSS
 //!
-//! The child gets a Lambda-like environment: this process's `AWS_*`, `DYNAMODB_*`, table
+//! The child gets a Lambda-like environment: this process's `AWS_*`, `DYNAMODB_*`, `MIMALLOC_*`, table
 //! names, `SSL_CERT_FILE` and `PATH`, and nothing else.
 
 use std::collections::{HashMap, VecDeque};
@@ -171,6 +171,7 @@ fn spawn(bin: &str, api: &RuntimeApi) -> (Child, Instant) {
     for (name, value) in std::env::vars() {
         let passed = name.starts_with("AWS_")
             || name.starts_with("DYNAMODB_")
+            || name.starts_with("MIMALLOC_")
             || [
                 "CONNECTIONS_TABLE",
                 "API_KEYS_TABLE",
