@@ -62,7 +62,7 @@ impl App {
     pub async fn handle(&self, event: &Event, request_id: &str) -> LambdaResponse {
         let started = Instant::now();
         let mut log = RequestLog::default();
-        let (response, problem) = match self.decide(event, &mut log).await {
+        let (response, problem) = match self.decide(event, request_id, &mut log).await {
             Ok(response) => (response, None),
             Err(problem) => {
                 let code = problem.code;
@@ -73,7 +73,12 @@ impl App {
         response.for_origin(event.origin())
     }
 
-    async fn decide(&self, event: &Event, log: &mut RequestLog) -> Result<Response, Problem> {
+    async fn decide(
+        &self,
+        event: &Event,
+        request_id: &str,
+        log: &mut RequestLog,
+    ) -> Result<Response, Problem> {
         // 1. Route and method.
         let raw_id = connection_route(event)?;
 
@@ -131,6 +136,7 @@ impl App {
         let now = clock::now();
         let request = UpdateRequest {
             id: &id,
+            request_id,
             caller: &caller,
             patch: &patch,
             precondition: &precondition,
@@ -144,7 +150,14 @@ impl App {
         match outcome.map_err(|e| store_problem("update", &e))? {
             UpdateOutcome::Updated(connection) => success(&connection),
             UpdateOutcome::Refused(old) => {
-                match why_refused(old.as_ref(), &caller, &patch, &precondition, now.epoch) {
+                match why_refused(
+                    old.as_ref(),
+                    request_id,
+                    &caller,
+                    &patch,
+                    &precondition,
+                    now.epoch,
+                ) {
                     Refusal::AlreadyApplied => match &old {
                         Some(old) => success(old),
                         None => Err(Problem::internal()),

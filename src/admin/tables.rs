@@ -122,6 +122,28 @@ mod tests {
     }
 
     #[test]
+    fn the_function_is_configured_as_the_code_expects() {
+        let doc: Value = serde_norway::from_str(TEMPLATE).unwrap();
+        let function = &doc["Resources"]["UpdateConnectionFunction"]["Properties"];
+        let vars = &function["Environment"]["Variables"];
+        for name in ["CONNECTIONS_TABLE", "API_KEYS_TABLE"] {
+            assert!(vars.get(name).is_some(), "{name} missing");
+        }
+        assert_eq!(vars["MIMALLOC_ARENA_EAGER_COMMIT"], "0");
+        assert_eq!(vars["API_KEY_CACHE_TTL_SECONDS"], "60");
+        assert_eq!(function["Handler"], "bootstrap");
+        assert_eq!(function["Runtime"], "provided.al2023");
+        assert_eq!(function["Architectures"][0], "arm64");
+        // Two DynamoDB calls of at most 2 s each fit well inside the timeout.
+        let timeout = function["Timeout"].as_u64().unwrap();
+        let budget = 2 * crate::store::OPERATION_TIMEOUT.as_secs();
+        assert!(
+            timeout >= budget + 4,
+            "timeout {timeout}s vs DynamoDB budget {budget}s"
+        );
+    }
+
+    #[test]
     fn the_function_may_update_connections_and_read_keys_and_nothing_else() {
         use serde_norway::value::TaggedValue;
         let doc: Value = serde_norway::from_str(TEMPLATE).unwrap();

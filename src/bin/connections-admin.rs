@@ -33,7 +33,8 @@ Commands:
                                  make an active connection: prints its id and token once
   rotate-token --id ULID [--expires-at EPOCH]
                                  replace a connection's token: prints the new one once
-  show --id ULID                 print a stored connection (its token only as a digest)";
+  show --id ULID                 print a stored connection (its token only as a digest)
+  dump                           print every connection, one JSON object a line (no token digests)";
 
 struct Args {
     flags: HashMap<String, String>,
@@ -259,6 +260,33 @@ async fn run(args: &Args) -> Result<(), BoxError> {
                     other => format!("{other:?}"),
                 };
                 println!("{name:<18} {value}");
+            }
+        }
+        "dump" => {
+            let mut pages = client
+                .scan()
+                .table_name(connections()?)
+                .consistent_read(true)
+                .into_paginator()
+                .items()
+                .send();
+            while let Some(item) = pages.next().await {
+                let item = item?;
+                let mut out = serde_json::Map::new();
+                for (name, value) in &item {
+                    let value = match value {
+                        _ if name == "token_sha256" => continue,
+                        AttributeValue::S(s) => serde_json::Value::from(s.clone()),
+                        AttributeValue::N(n) => n
+                            .parse::<u64>()
+                            .map(serde_json::Value::from)
+                            .unwrap_or_else(|_| serde_json::Value::from(n.clone())),
+                        AttributeValue::Ss(ss) => serde_json::Value::from(ss.clone()),
+                        other => serde_json::Value::from(format!("{other:?}")),
+                    };
+                    out.insert(name.clone(), value);
+                }
+                println!("{}", serde_json::Value::Object(out));
             }
         }
         other => return Err(format!("unknown command {other:?}; see --help").into()),

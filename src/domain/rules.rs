@@ -21,7 +21,8 @@ pub enum Refusal {
     PreconditionFailed,
     /// Already disconnected and the request would change something.
     Disconnected,
-    /// Already disconnected and the request asks for exactly what is stored: a retry.
+    /// A retry: already disconnected with exactly the values asked for, or this request's
+    /// own earlier attempt wrote. Answered with the stored connection, nothing written.
     AlreadyApplied,
     /// Every part of the condition holds on the old item; the condition should not have
     /// failed. Only a bug or a concurrent schema change gets here.
@@ -30,6 +31,7 @@ pub enum Refusal {
 
 pub fn why_refused(
     old: Option<&Connection>,
+    request_id: &str,
     caller: &Caller,
     patch: &Patch,
     precondition: &Precondition,
@@ -40,6 +42,10 @@ pub fn why_refused(
     };
     if old.client_id != caller.client_id {
         return Refusal::NotFound;
+    }
+    // An earlier attempt of this very request wrote; its answer was lost on the way back.
+    if old.last_request_id.as_deref() == Some(request_id) {
+        return Refusal::AlreadyApplied;
     }
     let expired = old.token_expires_at.is_some_and(|at| at <= now_epoch);
     if !hashes_equal(&old.token_sha256, &caller.token_sha256) || expired {
@@ -107,6 +113,7 @@ mod tests {
             token_scopes: vec![WRITE_SCOPE.into()],
             token_expires_at: Some(2_000),
             version: 4,
+            last_request_id: Some("request-1".into()),
         }
     }
 
@@ -127,7 +134,7 @@ mod tests {
     }
 
     fn refusal(old: &Connection, patch: &Patch, pre: &Precondition) -> Refusal {
-        why_refused(Some(old), &caller(), patch, pre, 1_000)
+        why_refused(Some(old), "request-2", &caller(), patch, pre, 1_000)
     }
 
     #[test]
@@ -135,7 +142,7 @@ mod tests {
         let p = disconnect();
         let none = Precondition::None;
         assert_eq!(
-            why_refused(None, &caller(), &p, &none, 1_000),
+            why_refused(None, "request-2", &caller(), &p, &none, 1_000),
             Refusal::NotFound
         );
 
@@ -188,6 +195,23 @@ mod tests {
         let mut p = disconnect();
         p.email = Change::Remove;
         assert_eq!(refusal(&c, &p, &none), Refusal::Disconnected);
+    }
+
+    #[test]
+    fn a_retried_attempt_of_the_same_request_is_answered_not_written() {
+        let mut c = stored();
+        c.last_request_id = Some("request-2".into());
+        c.email = Some("new@example.com".into());
+        let mut p = disconnect();
+        p.disconnect = false;
+        p.email = Change::Set(Email::parse("new@example.com").unwrap());
+        assert_eq!(
+            refusal(&c, &p, &Precondition::None),
+            Refusal::AlreadyApplied
+        );
+        // Another client's item never counts as ours, whatever it holds.
+        c.client_id = "client-b".into();
+        assert_eq!(refusal(&c, &p, &Precondition::None), Refusal::NotFound);
     }
 
     #[test]

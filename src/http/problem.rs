@@ -24,6 +24,24 @@ pub enum ProblemCode {
 }
 
 impl ProblemCode {
+    /// Every code, in the contract's table order.
+    pub const ALL: [ProblemCode; 14] = [
+        Self::MalformedBody,
+        Self::EmptyUpdate,
+        Self::InvalidApiKey,
+        Self::InvalidToken,
+        Self::InsufficientScope,
+        Self::NotFound,
+        Self::MethodNotAllowed,
+        Self::ConnectionDisconnected,
+        Self::PreconditionFailed,
+        Self::PayloadTooLarge,
+        Self::UnsupportedMediaType,
+        Self::ValidationFailed,
+        Self::Internal,
+        Self::Unavailable,
+    ];
+
     pub fn status(self) -> u16 {
         match self {
             Self::MalformedBody | Self::EmptyUpdate => 400,

@@ -30,6 +30,7 @@ pub fn connection_from_item(item: &Item) -> Result<Connection, StoreError> {
             Some(AttributeValue::N(n)) => Some(epoch(n)?),
             _ => None,
         },
+        last_request_id: optional_string(item, "last_request_id"),
         version: match item.get("version") {
             Some(AttributeValue::N(n)) => n
                 .parse()

@@ -8,7 +8,7 @@ mod update;
 
 use aws_sdk_dynamodb::Client;
 
-pub use client::{dynamodb_client, dynamodb_client_at};
+pub use client::{OPERATION_TIMEOUT, dynamodb_client, dynamodb_client_at};
 pub use error::StoreError;
 pub use item::connection_from_item;
 pub use update::{UpdateOutcome, UpdateRequest};

@@ -14,6 +14,9 @@ use crate::domain::{
 
 pub struct UpdateRequest<'a> {
     pub id: &'a ConnectionId,
+    /// The Lambda request id: the SDK may retry an attempt whose answer was lost, and the
+    /// condition makes sure the same request never writes twice.
+    pub request_id: &'a str,
     pub caller: &'a Caller,
     pub patch: &'a Patch,
     pub precondition: &'a Precondition,
@@ -72,6 +75,8 @@ pub fn expressions(req: &UpdateRequest<'_>) -> Expressions {
     let expires = e.name("token_expires_at");
     let status = e.name("status");
     let version = e.name("version");
+    let last_request = e.name("last_request_id");
+    e.value(":request_id", s(req.request_id));
     e.value(":client", s(&req.caller.client_id));
     e.value(":token", s(&req.caller.token_sha256));
     e.value(":scope", s(WRITE_SCOPE));
@@ -81,7 +86,8 @@ pub fn expressions(req: &UpdateRequest<'_>) -> Expressions {
         "attribute_exists({id}) AND {client} = :client AND {token} = :token \
          AND contains({scopes}, :scope) \
          AND (attribute_not_exists({expires}) OR {expires} > :now_epoch) \
-         AND {status} <> :disconnected"
+         AND {status} <> :disconnected \
+         AND (attribute_not_exists({last_request}) OR {last_request} <> :request_id)"
     );
     match req.precondition {
         Precondition::None | Precondition::Any => {}
@@ -107,6 +113,7 @@ pub fn expressions(req: &UpdateRequest<'_>) -> Expressions {
     let mut set = vec![
         format!("{updated_at} = :now"),
         format!("{version} = if_not_exists({version}, :zero) + :one"),
+        format!("{last_request} = :request_id"),
     ];
     let mut remove = Vec::new();
     if let Some(customer_id) = &req.patch.customer_id {

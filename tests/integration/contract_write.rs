@@ -317,3 +317,21 @@ async fn the_function_never_writes_another_status() {
             .await;
     }
 }
+
+#[tokio::test]
+async fn a_retried_attempt_of_one_request_writes_once() {
+    // The SDK retries an attempt whose answer was lost (a timeout): the same request id
+    // reaches the table twice. The second finds its own id and is answered, not written.
+    let f = Fixture::new().await;
+    let event = patch(ACTIVE_B, r#"{"email":"once@example.com"}"#);
+    let first = f.send_as(event.clone(), "lambda-request-7".into()).await;
+    let again = f.send_as(event.clone(), "lambda-request-7".into()).await;
+    assert_eq!((first.status, again.status), (200, 200), "{}", again.body);
+    assert_eq!(first.body, again.body);
+    assert_eq!(first.header("etag"), Some("\"2\""));
+    assert_eq!(again.header("etag"), Some("\"2\""));
+    assert_eq!(n(&f.item(ACTIVE_B).await.unwrap(), "version"), 2);
+    // A new request (a new id) with the same body is a new write.
+    let next = f.send(event).await;
+    assert_eq!(next.header("etag"), Some("\"3\""));
+}

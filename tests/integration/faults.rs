@@ -66,3 +66,124 @@ async fn missing_table_is_500_without_internals() {
         assert!(!response.body.contains(leak), "{leak} in {}", response.body);
     }
 }
+
+mod injected {
+    //! Faults injected between the function and DynamoDB Local: each gives 503 with
+    //! Retry-After inside the time budget and changes nothing, and the same instance
+    //! serves normally once the database is back.
+
+    use std::time::{Duration, Instant};
+
+    use update_connection::store::{Store, dynamodb_client_at};
+    use update_connection::{App, Config, Event};
+
+    use crate::fault_proxy::{FaultProxy, Mode};
+    use crate::support::*;
+
+    /// 2 s per DynamoDB call, at most two calls, and some slack for a loaded machine.
+    const BUDGET: Duration = Duration::from_secs(5);
+
+    async fn behind_proxy(f: &Fixture) -> (FaultProxy, App) {
+        let proxy = FaultProxy::start(endpoint()).await;
+        let client = dynamodb_client_at(&proxy.endpoint).await;
+        let config = Config {
+            connections_table: f.connections.clone(),
+            api_keys_table: f.api_keys.clone(),
+            api_key_cache_ttl: Duration::from_secs(60),
+            warm_up: false,
+        };
+        let app = App::new(
+            Store::new(client, f.connections.clone(), f.api_keys.clone()),
+            &config,
+        );
+        (proxy, app)
+    }
+
+    async fn call(app: &App, body: &str) -> (u16, Option<String>, Duration) {
+        static IDS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let id = format!(
+            "fault-{}",
+            IDS.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+        );
+        let event: Event = serde_json::from_value(patch(ACTIVE_B, body)).unwrap();
+        let started = Instant::now();
+        let response = app.handle(&event, &id).await.response;
+        let retry_after = response.header("retry-after").map(str::to_owned);
+        (response.status, retry_after, started.elapsed())
+    }
+
+    async fn survives(mode: Mode) {
+        let f = Fixture::new().await;
+        let (proxy, app) = behind_proxy(&f).await;
+        // Healthy first: the key is cached and a connection is pooled.
+        assert_eq!(call(&app, r#"{"email":"one@example.com"}"#).await.0, 200);
+        let before = f.snapshot().await;
+
+        proxy.set(mode);
+        for _ in 0..3 {
+            let (status, retry_after, took) = call(&app, r#"{"email":"two@example.com"}"#).await;
+            assert_eq!(status, 503, "{mode:?}");
+            assert_eq!(retry_after.as_deref(), Some("1"), "{mode:?}");
+            assert!(took < BUDGET, "{mode:?} took {took:?}");
+        }
+        proxy.set(Mode::Pass);
+        if matches!(mode, Mode::Slow(_)) {
+            // Only the answers were slowed: each request's write may have landed, but its
+            // retried attempts must not write again (three requests, at most three writes).
+            let version = |items: &[Item]| {
+                items
+                    .iter()
+                    .find(|i| s(i, "connection_id") == ACTIVE_B)
+                    .map(|i| n(i, "version"))
+            };
+            let (was, is) = (
+                version(&before).unwrap(),
+                version(&f.snapshot().await).unwrap(),
+            );
+            assert!(
+                is <= was + 3,
+                "{mode:?}: version {was} -> {is}: a retried attempt wrote again"
+            );
+        } else {
+            assert_eq!(
+                f.snapshot().await,
+                before,
+                "{mode:?}: a refused call changed the table"
+            );
+        }
+
+        let (status, _, _) = call(&app, r#"{"email":"three@example.com"}"#).await;
+        assert_eq!(status, 200, "{mode:?}: no recovery without a restart");
+        assert_eq!(
+            s(&f.item(ACTIVE_B).await.unwrap(), "email"),
+            "three@example.com"
+        );
+    }
+
+    #[tokio::test]
+    async fn database_down_mid_run() {
+        survives(Mode::Down).await;
+    }
+
+    #[tokio::test]
+    async fn database_throttling() {
+        survives(Mode::Throttle).await;
+    }
+
+    #[tokio::test]
+    async fn database_too_slow() {
+        survives(Mode::Slow(Duration::from_secs(3))).await;
+    }
+
+    #[tokio::test]
+    async fn database_down_before_the_key_lookup() {
+        let f = Fixture::new().await;
+        let (proxy, app) = behind_proxy(&f).await;
+        proxy.set(Mode::Down);
+        let (status, retry_after, took) = call(&app, r#"{"email":"x@example.com"}"#).await;
+        assert_eq!((status, retry_after.as_deref()), (503, Some("1")));
+        assert!(took < BUDGET, "took {took:?}");
+        proxy.set(Mode::Pass);
+        assert_eq!(call(&app, r#"{"email":"y@example.com"}"#).await.0, 200);
+    }
+}

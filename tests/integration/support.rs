@@ -214,6 +214,11 @@ impl Fixture {
     pub async fn send(&self, event: Value) -> Reply {
         static IDS: AtomicU32 = AtomicU32::new(0);
         let request_id = format!("test-request-{}", IDS.fetch_add(1, Ordering::SeqCst));
+        self.send_as(event, request_id).await
+    }
+
+    /// As `send`, with a chosen Lambda request id (a retried invocation keeps its id).
+    pub async fn send_as(&self, event: Value, request_id: String) -> Reply {
         let event: Event = serde_json::from_value(event).expect("the event deserializes");
         let response = self.app.handle(&event, &request_id).await;
         Reply::from_lambda(

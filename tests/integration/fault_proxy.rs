@@ -1,0 +1,129 @@
+//! A TCP proxy in front of DynamoDB Local that can pass traffic, slow it, answer every
+//! request with a throttling error, or drop every connection: the faults of issue 5,
+//! injected on loopback without touching the database.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Pass,
+    /// Every reply from the database is held back this long.
+    Slow(Duration),
+    /// Every request gets DynamoDB's ProvisionedThroughputExceededException (HTTP 400).
+    Throttle,
+    /// Every connection, open or new, is closed at once: a database that went away.
+    Down,
+}
+
+pub struct FaultProxy {
+    pub endpoint: String,
+    mode: watch::Sender<Mode>,
+}
+
+impl FaultProxy {
+    pub async fn start(upstream: &str) -> Self {
+        let upstream = upstream.trim_start_matches("http://").to_owned();
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
+        let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        let (mode, watcher) = watch::channel(Mode::Pass);
+        let upstream = Arc::new(upstream);
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                tokio::spawn(serve(client, upstream.clone(), watcher.clone()));
+            }
+        });
+        Self { endpoint, mode }
+    }
+
+    pub fn set(&self, mode: Mode) {
+        self.mode.send_replace(mode);
+    }
+}
+
+async fn serve(client: TcpStream, upstream: Arc<String>, mut mode: watch::Receiver<Mode>) {
+    let current = *mode.borrow_and_update();
+    match current {
+        Mode::Down => {}
+        Mode::Throttle => throttle(client, mode).await,
+        Mode::Pass | Mode::Slow(_) => {
+            let Ok(server) = TcpStream::connect(upstream.as_str()).await else {
+                return;
+            };
+            let delay = match current {
+                Mode::Slow(d) => d,
+                _ => Duration::ZERO,
+            };
+            let (mut cr, mut cw) = client.into_split();
+            let (mut sr, mut sw) = server.into_split();
+            let up = tokio::io::copy(&mut cr, &mut sw);
+            let down = async {
+                let mut buf = vec![0u8; 16 * 1024];
+                loop {
+                    let n = sr.read(&mut buf).await.unwrap_or(0);
+                    if n == 0 {
+                        break;
+                    }
+                    tokio::time::sleep(delay).await;
+                    if cw.write_all(&buf[..n]).await.is_err() {
+                        break;
+                    }
+                }
+            };
+            // Any change of mode cuts the connection, as a restart or a network fault would.
+            tokio::select! {
+                _ = up => {}
+                _ = down => {}
+                _ = mode.changed() => {}
+            }
+        }
+    }
+}
+
+async fn throttle(client: TcpStream, mut mode: watch::Receiver<Mode>) {
+    const BODY: &str = r#"{"__type":"com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException","message":"The level of configured provisioned throughput for the table was exceeded."}"#;
+    let mut reader = BufReader::new(client);
+    loop {
+        let request = async {
+            let mut length = 0usize;
+            let mut line = String::new();
+            if reader.read_line(&mut line).await.ok()? == 0 {
+                return None;
+            }
+            loop {
+                line.clear();
+                if reader.read_line(&mut line).await.ok()? == 0 {
+                    return None;
+                }
+                let header = line.trim_end();
+                if header.is_empty() {
+                    break;
+                }
+                if let Some((k, v)) = header.split_once(':') {
+                    if k.eq_ignore_ascii_case("content-length") {
+                        length = v.trim().parse().unwrap_or(0);
+                    }
+                }
+            }
+            let mut body = vec![0; length];
+            reader.read_exact(&mut body).await.ok()?;
+            Some(())
+        };
+        tokio::select! {
+            got = request => if got.is_none() { return },
+            _ = mode.changed() => return,
+        }
+        let reply = format!(
+            "HTTP/1.1 400 Bad Request\r\ncontent-type: application/x-amz-json-1.0\r\n\
+             x-amzn-requestid: throttled\r\ncontent-length: {}\r\n\r\n{BODY}",
+            BODY.len()
+        );
+        if reader.get_mut().write_all(reply.as_bytes()).await.is_err() {
+            return;
+        }
+    }
+}

@@ -1,0 +1,140 @@
+//! openapi.yaml says what the code does: these tests fail when one changes without the other.
+
+use std::collections::BTreeSet;
+
+use serde_norway::Value;
+use update_connection::domain::{CustomerId, DISCONNECTED, Email, Mobile};
+use update_connection::http::ProblemCode;
+
+fn spec() -> Value {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/openapi.yaml");
+    serde_norway::from_str(&std::fs::read_to_string(path).expect("openapi.yaml"))
+        .expect("valid YAML")
+}
+
+fn operation(spec: &Value) -> &Value {
+    &spec["paths"]["/connections/{connection_id}"]["patch"]
+}
+
+#[test]
+fn problem_codes_and_statuses_match_the_code() {
+    let spec = spec();
+    let codes: BTreeSet<String> =
+        spec["components"]["schemas"]["Problem"]["properties"]["code"]["enum"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .map(|c| c.as_str().unwrap().to_owned())
+            .collect();
+    let ours: BTreeSet<String> = ProblemCode::ALL
+        .iter()
+        .map(|c| c.as_str().to_owned())
+        .collect();
+    assert_eq!(codes, ours);
+
+    let statuses: BTreeSet<u16> = operation(&spec)["responses"]
+        .as_mapping()
+        .unwrap()
+        .keys()
+        .map(|k| k.as_str().unwrap().parse().unwrap())
+        .collect();
+    let mut expected: BTreeSet<u16> = ProblemCode::ALL.iter().map(|c| c.status()).collect();
+    expected.insert(200);
+    assert_eq!(statuses, expected);
+}
+
+#[test]
+fn the_request_schema_is_the_patch_parser() {
+    let spec = spec();
+    let schema = &spec["components"]["schemas"]["UpdateConnection"];
+    assert_eq!(schema["additionalProperties"], Value::Bool(false));
+    let props = &schema["properties"];
+    let names: BTreeSet<&str> = props
+        .as_mapping()
+        .unwrap()
+        .keys()
+        .map(|k| k.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        BTreeSet::from(["customer_id", "email", "mobile", "status"])
+    );
+    assert_eq!(
+        props["email"]["maxLength"].as_u64(),
+        Some(Email::MAX_LEN as u64)
+    );
+    assert_eq!(
+        props["customer_id"]["maxLength"].as_u64(),
+        Some(CustomerId::MAX_CHARS as u64)
+    );
+    assert_eq!(props["customer_id"]["minLength"].as_u64(), Some(1));
+    assert_eq!(props["status"]["enum"][0].as_str(), Some(DISCONNECTED));
+    for member in names {
+        assert_eq!(props[member]["nullable"], Value::Bool(true), "{member}");
+    }
+    // The mobile pattern says what Mobile::parse accepts.
+    let pattern = props["mobile"]["pattern"].as_str().unwrap();
+    assert_eq!(pattern, "^\\+[1-9][0-9]{1,14}$");
+    for (sample, ok) in [
+        ("+14155550123", true),
+        ("+12", true),
+        ("+1", false),
+        ("+0123", false),
+        ("+1234567890123456", false),
+    ] {
+        assert_eq!(Mobile::parse(sample).is_ok(), ok, "{sample}");
+    }
+    let media: BTreeSet<&str> = operation(&spec)["requestBody"]["content"]
+        .as_mapping()
+        .unwrap()
+        .keys()
+        .map(|k| k.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        media,
+        BTreeSet::from(["application/json", "application/merge-patch+json"])
+    );
+}
+
+#[test]
+fn the_response_schema_is_the_connection_view() {
+    let spec = spec();
+    let schema = &spec["components"]["schemas"]["Connection"];
+    let required: BTreeSet<&str> = schema["required"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    let view = update_connection::domain::ConnectionView {
+        connection_id: "c",
+        customer_id: "c",
+        retailer_id: "r",
+        status: "active",
+        email: None,
+        mobile: None,
+    };
+    let json = serde_json::to_value(view).unwrap();
+    let members: BTreeSet<&str> = json
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(required, members);
+}
+
+#[test]
+fn both_credentials_are_required() {
+    let spec = spec();
+    let schemes = &spec["components"]["securitySchemes"];
+    assert_eq!(schemes["apiKey"]["in"].as_str(), Some("header"));
+    assert_eq!(schemes["apiKey"]["name"].as_str(), Some("x-api-key"));
+    assert_eq!(schemes["bearer"]["scheme"].as_str(), Some("bearer"));
+    let requirement = spec["security"][0].as_mapping().unwrap();
+    assert_eq!(
+        requirement.len(),
+        2,
+        "one requirement holding both schemes (AND, not OR)"
+    );
+}
