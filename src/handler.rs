@@ -13,7 +13,7 @@ use crate::http::response::JSON;
 use crate::http::route::{check_media_type, connection_route};
 use crate::http::{LambdaResponse, Problem, ProblemCode, Response};
 use crate::store::{Store, StoreError, UpdateOutcome, UpdateRequest};
-use crate::telemetry::RequestLog;
+use crate::telemetry::{Metrics, RequestLog};
 
 /// Largest accepted body, in bytes after base64 decoding.
 pub const MAX_BODY_BYTES: usize = 8 * 1024;
@@ -23,6 +23,7 @@ pub const MAX_BODY_BYTES: usize = 8 * 1024;
 pub struct App {
     store: Store,
     keys: ApiKeyCache,
+    metrics: Metrics,
 }
 
 impl App {
@@ -30,6 +31,7 @@ impl App {
         Self {
             store,
             keys: ApiKeyCache::new(config.api_key_cache_ttl),
+            metrics: Metrics::from_env(),
         }
     }
 
@@ -69,7 +71,10 @@ impl App {
                 (problem.into_response(request_id), Some(code.as_str()))
             }
         };
-        log.emit(request_id, response.status, problem, started.elapsed());
+        let latency = started.elapsed();
+        log.emit(request_id, response.status, problem, latency);
+        self.metrics
+            .emit(problem.unwrap_or("ok"), latency, log.dynamodb);
         response.for_origin(event.origin())
     }
 

@@ -1,4 +1,5 @@
-//! Logs: JSON lines on stdout, one per request.
+//! Logs and metrics: JSON lines on stdout. Per request, one log line (filtered by level) and
+//! one CloudWatch Embedded Metric Format line (no level, so never filtered away).
 //!
 //! Only this crate logs below WARN, whatever level is asked for: the SDK and HTTP stack
 //! can print request details at DEBUG/TRACE, and those carry the API key and token.
@@ -58,5 +59,99 @@ impl RequestLog {
             dynamodb_calls = self.dynamodb_calls,
             "request"
         );
+    }
+}
+
+/// CloudWatch Embedded Metric Format: per request, `Requests` (count) and the latencies,
+/// by function name, and by function name and outcome (`ok` or the problem code, so at
+/// most 15 values). No service call: CloudWatch reads the line from the log stream.
+#[derive(Debug, Clone)]
+pub struct Metrics {
+    function_name: String,
+}
+
+pub const METRICS_NAMESPACE: &str = "UpdateConnection";
+
+impl Metrics {
+    pub fn from_env() -> Self {
+        Self {
+            function_name: std::env::var("AWS_LAMBDA_FUNCTION_NAME")
+                .unwrap_or_else(|_| "update-connection".into()),
+        }
+    }
+
+    pub fn line(
+        &self,
+        outcome: &str,
+        latency: Duration,
+        dynamodb: Duration,
+        now_ms: u128,
+    ) -> String {
+        serde_json::json!({
+            "_aws": {
+                "Timestamp": now_ms,
+                "CloudWatchMetrics": [{
+                    "Namespace": METRICS_NAMESPACE,
+                    "Dimensions": [["FunctionName"], ["FunctionName", "Outcome"]],
+                    "Metrics": [
+                        {"Name": "Requests", "Unit": "Count"},
+                        {"Name": "Latency", "Unit": "Milliseconds"},
+                        {"Name": "DynamoDBLatency", "Unit": "Milliseconds"}
+                    ]
+                }]
+            },
+            "FunctionName": self.function_name,
+            "Outcome": outcome,
+            "Requests": 1,
+            "Latency": latency.as_secs_f64() * 1e3,
+            "DynamoDBLatency": dynamodb.as_secs_f64() * 1e3
+        })
+        .to_string()
+    }
+
+    pub fn emit(&self, outcome: &str, latency: Duration, dynamodb: Duration) {
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis())
+            .unwrap_or(0);
+        let line = self.line(outcome, latency, dynamodb, now_ms);
+        use std::io::Write;
+        // A lost metric line must not fail the request.
+        let _ = writeln!(std::io::stdout().lock(), "{line}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emf_line_declares_its_metrics() {
+        let m = Metrics {
+            function_name: "fn".into(),
+        };
+        let v: serde_json::Value = serde_json::from_str(&m.line(
+            "validation-failed",
+            Duration::from_millis(3),
+            Duration::ZERO,
+            1_700_000_000_000,
+        ))
+        .unwrap();
+        let spec = &v["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(spec["Namespace"], METRICS_NAMESPACE);
+        for metric in spec["Metrics"].as_array().unwrap() {
+            assert!(
+                v.get(metric["Name"].as_str().unwrap()).is_some(),
+                "{metric}"
+            );
+        }
+        for dims in spec["Dimensions"].as_array().unwrap() {
+            for d in dims.as_array().unwrap() {
+                assert!(v[d.as_str().unwrap()].is_string());
+            }
+        }
+        assert_eq!(v["Outcome"], "validation-failed");
+        assert_eq!(v["Latency"], 3.0);
+        assert_eq!(v["_aws"]["Timestamp"], 1_700_000_000_000u64);
     }
 }

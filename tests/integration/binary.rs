@@ -139,6 +139,36 @@ async fn serves_events_and_logs_one_clean_line_per_request() {
         .unwrap();
     assert_eq!(r2["problem"], "validation-failed");
 
+    // One CloudWatch EMF line per request, by function name and outcome.
+    let emf: Vec<Value> = logs
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|l| l.get("_aws").is_some())
+        .collect();
+    assert_eq!(emf.len(), 7, "one metric line per request:\n{logs}");
+    assert!(
+        emf.iter()
+            .all(|m| m["FunctionName"] == "update-connection" && m["Requests"] == 1)
+    );
+    let outcomes: Vec<&str> = emf.iter().map(|m| m["Outcome"].as_str().unwrap()).collect();
+    assert_eq!(
+        outcomes,
+        [
+            "ok",
+            "validation-failed",
+            "invalid-token",
+            "invalid-api-key",
+            "ok",
+            "not-found",
+            "ok"
+        ]
+    );
+    assert!(emf[0]["DynamoDBLatency"].as_f64().unwrap() > 0.0);
+    assert_eq!(
+        emf[0]["_aws"]["CloudWatchMetrics"][0]["Namespace"],
+        "UpdateConnection"
+    );
+
     let mut secrets = vec![
         KEY.to_owned(),
         "leaked-token-123".into(),
