@@ -26,6 +26,16 @@ fn cpu_ns(pid: u32) -> u64 {
         .sum()
 }
 
+/// User and system CPU ticks (1/100 s) from /proc/PID/stat: coarse, but they split the
+/// schedstat total into the process's own work and the kernel's.
+fn user_system_ticks(pid: u32) -> (u64, u64) {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or("").split_whitespace().collect();
+    let at = |i: usize| fields.get(i).and_then(|v| v.parse().ok()).unwrap_or(0);
+    // After the command name: state is field 3, utime 14, stime 15 (1-based).
+    (at(11), at(12))
+}
+
 fn peak_rss_kib(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
@@ -125,6 +135,7 @@ fn warm(bin: &str, event: &[u8], invocations: usize) -> Value {
     }
     let pid = child.id();
     let cpu_before = cpu_ns(pid);
+    let ticks_before = user_system_ticks(pid);
     let started = Instant::now();
     let mut latency = Vec::with_capacity(invocations);
     let mut statuses = HashMap::new();
@@ -135,11 +146,14 @@ fn warm(bin: &str, event: &[u8], invocations: usize) -> Value {
     }
     let elapsed = started.elapsed();
     let cpu = cpu_ns(pid) - cpu_before;
+    let ticks_after = user_system_ticks(pid);
+    let (user, system) = (ticks_after.0 - ticks_before.0, ticks_after.1 - ticks_before.1);
     let rss = peak_rss_kib(pid) as f64 / 1024.0;
     stop(child);
     json!({
         "invocations": invocations,
         "cpu_us_per_invocation": cpu as f64 / 1e3 / invocations as f64,
+        "user_share": if user + system == 0 { 0.0 } else { user as f64 / (user + system) as f64 },
         "latency_us": stats(latency),
         "throughput_per_s": invocations as f64 / elapsed.as_secs_f64(),
         "peak_rss_mib": rss,
