@@ -5,26 +5,20 @@
 //!
 //!   http-gateway --bin FUNCTION --port PORT
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use base64::Engine;
 use serde_json::{Map, Value, json};
-use update_connection_bench::{RuntimeApi, spawn};
+use update_connection_bench::{HttpRequest, RuntimeApi, flag, read_request, spawn};
 
 static IDS: AtomicU64 = AtomicU64::new(0);
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let flag = |name: &str| {
-        args.iter()
-            .position(|a| a == name)
-            .and_then(|i| args.get(i + 1))
-            .cloned()
-    };
-    let (Some(bin), Some(port)) = (flag("--bin"), flag("--port")) else {
+    let (Some(bin), Some(port)) = (flag(&args, "--bin"), flag(&args, "--port")) else {
         eprintln!("usage: http-gateway --bin FUNCTION --port PORT");
         std::process::exit(2);
     };
@@ -44,39 +38,14 @@ fn main() {
 
 fn serve(stream: TcpStream, function: &Mutex<RuntimeApi>) {
     let mut reader = BufReader::new(stream);
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).unwrap_or(0) == 0 {
-            return;
-        }
-        let mut parts = line.split_whitespace();
-        let (method, target) = (
-            parts.next().unwrap_or("").to_owned(),
-            parts.next().unwrap_or("/").to_owned(),
-        );
-        let mut headers: Vec<(String, String)> = Vec::new();
-        let mut length = 0usize;
-        loop {
-            let mut header = String::new();
-            if reader.read_line(&mut header).unwrap_or(0) == 0 {
-                return;
-            }
-            let header = header.trim_end();
-            if header.is_empty() {
-                break;
-            }
-            if let Some((name, value)) = header.split_once(':') {
-                let (name, value) = (name.trim().to_owned(), value.trim().to_owned());
-                if name.eq_ignore_ascii_case("content-length") {
-                    length = value.parse().unwrap_or(0);
-                }
-                headers.push((name, value));
-            }
-        }
-        let mut body = vec![0; length];
-        if reader.read_exact(&mut body).is_err() {
-            return;
-        }
+    while let Some(HttpRequest {
+        method,
+        target,
+        headers,
+        body,
+    }) = read_request(&mut reader)
+    {
+        let length = body.len();
         let path = target.split('?').next().unwrap_or("/").to_owned();
         let mut single = Map::new();
         let mut multi: Map<String, Value> = Map::new();

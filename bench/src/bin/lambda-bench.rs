@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use update_connection_bench::{RuntimeApi, spawn, stop};
+use update_connection_bench::{RuntimeApi, flag, spawn, stop};
 
 /// CPU time of every thread of the process, in nanoseconds.
 fn cpu_ns(pid: u32) -> u64 {
@@ -30,7 +30,12 @@ fn cpu_ns(pid: u32) -> u64 {
 /// schedstat total into the process's own work and the kernel's.
 fn user_system_ticks(pid: u32) -> (u64, u64) {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or("").split_whitespace().collect();
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
     let at = |i: usize| fields.get(i).and_then(|v| v.parse().ok()).unwrap_or(0);
     // After the command name: state is field 3, utime 14, stime 15 (1-based).
     (at(11), at(12))
@@ -147,7 +152,10 @@ fn warm(bin: &str, event: &[u8], invocations: usize) -> Value {
     let elapsed = started.elapsed();
     let cpu = cpu_ns(pid) - cpu_before;
     let ticks_after = user_system_ticks(pid);
-    let (user, system) = (ticks_after.0 - ticks_before.0, ticks_after.1 - ticks_before.1);
+    let (user, system) = (
+        ticks_after.0 - ticks_before.0,
+        ticks_after.1 - ticks_before.1,
+    );
     let rss = peak_rss_kib(pid) as f64 / 1024.0;
     stop(child);
     json!({
@@ -163,19 +171,14 @@ fn warm(bin: &str, event: &[u8], invocations: usize) -> Value {
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let flag = |name: &str| {
-        args.iter()
-            .position(|a| a == name)
-            .and_then(|i| args.get(i + 1))
-            .cloned()
-    };
     let bins: Vec<String> = args
         .iter()
         .enumerate()
         .filter(|(_, a)| *a == "--bin")
         .filter_map(|(i, _)| args.get(i + 1).cloned())
         .collect();
-    let (Some(mode), false, Some(event)) = (args.first(), bins.is_empty(), flag("--event")) else {
+    let (Some(mode), false, Some(event)) = (args.first(), bins.is_empty(), flag(&args, "--event"))
+    else {
         eprintln!(
             "usage: lambda-bench cold|warm --bin PATH [--bin PATH ...] --event FILE [--runs N] [--invocations N]"
         );
@@ -186,10 +189,12 @@ fn main() {
         "cold" => cold(
             &bins,
             &event,
-            flag("--runs").and_then(|n| n.parse().ok()).unwrap_or(20),
+            flag(&args, "--runs")
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(20),
         ),
         "warm" => {
-            let n = flag("--invocations")
+            let n = flag(&args, "--invocations")
                 .and_then(|n| n.parse().ok())
                 .unwrap_or(300);
             Value::Object(

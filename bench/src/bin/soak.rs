@@ -12,7 +12,7 @@ use std::process::Command;
 use std::time::Instant;
 
 use serde_json::{Value, json};
-use update_connection_bench::{RuntimeApi, spawn, stop};
+use update_connection_bench::{RuntimeApi, flag, spawn, stop};
 
 const KEY: &str = "soak-key-a";
 const RIVAL_KEY: &str = "soak-key-rival";
@@ -243,25 +243,21 @@ fn drive(bin: &str, requests: usize, seed: u64, worker: usize) -> Vec<Outcome> {
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let flag = |name: &str| {
-        args.iter()
-            .position(|a| a == name)
-            .and_then(|i| args.get(i + 1))
-            .cloned()
-    };
-    let (Some(bin), Some(admin)) = (flag("--bin"), flag("--admin")) else {
+    let (Some(bin), Some(admin)) = (flag(&args, "--bin"), flag(&args, "--admin")) else {
         eprintln!(
             "usage: soak --bin FUNCTION --admin CONNECTIONS_ADMIN [--processes N] [--requests N] [--seed N]"
         );
         std::process::exit(2);
     };
-    let processes: usize = flag("--processes")
+    let processes: usize = flag(&args, "--processes")
         .and_then(|v| v.parse().ok())
         .unwrap_or(4);
-    let requests: usize = flag("--requests")
+    let requests: usize = flag(&args, "--requests")
         .and_then(|v| v.parse().ok())
         .unwrap_or(10_000);
-    let rng_seed: u64 = flag("--seed").and_then(|v| v.parse().ok()).unwrap_or(7);
+    let rng_seed: u64 = flag(&args, "--seed")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(7);
 
     let seed_file = std::env::temp_dir().join(format!("soak-seed-{}.json", std::process::id()));
     std::fs::write(&seed_file, seed().to_string()).unwrap();
