@@ -67,19 +67,30 @@ impl RequestLog {
 /// most 15 values). No service call: CloudWatch reads the line from the log stream.
 #[derive(Debug, Clone)]
 pub struct Metrics {
-    function_name: String,
+    /// Everything before the per-request values, formatted once at init.
+    head: String,
 }
 
 pub const METRICS_NAMESPACE: &str = "UpdateConnection";
 
 impl Metrics {
     pub fn from_env() -> Self {
-        Self {
-            function_name: std::env::var("AWS_LAMBDA_FUNCTION_NAME")
+        Self::for_function(
+            &std::env::var("AWS_LAMBDA_FUNCTION_NAME")
                 .unwrap_or_else(|_| "update-connection".into()),
+        )
+    }
+
+    pub fn for_function(name: &str) -> Self {
+        let name = serde_json::to_string(name).unwrap_or_else(|_| "\"update-connection\"".into());
+        Self {
+            head: format!(
+                r#"{{"FunctionName":{name},"Requests":1,"_aws":{{"CloudWatchMetrics":[{{"Namespace":"{METRICS_NAMESPACE}","Dimensions":[["FunctionName"],["FunctionName","Outcome"]],"Metrics":[{{"Name":"Requests","Unit":"Count"}},{{"Name":"Latency","Unit":"Milliseconds"}},{{"Name":"DynamoDBLatency","Unit":"Milliseconds"}}]}}],"Timestamp":"#
+            ),
         }
     }
 
+    /// `outcome` is `ok` or a problem code: plain ASCII, no escaping needed.
     pub fn line(
         &self,
         outcome: &str,
@@ -87,26 +98,12 @@ impl Metrics {
         dynamodb: Duration,
         now_ms: u128,
     ) -> String {
-        serde_json::json!({
-            "_aws": {
-                "Timestamp": now_ms,
-                "CloudWatchMetrics": [{
-                    "Namespace": METRICS_NAMESPACE,
-                    "Dimensions": [["FunctionName"], ["FunctionName", "Outcome"]],
-                    "Metrics": [
-                        {"Name": "Requests", "Unit": "Count"},
-                        {"Name": "Latency", "Unit": "Milliseconds"},
-                        {"Name": "DynamoDBLatency", "Unit": "Milliseconds"}
-                    ]
-                }]
-            },
-            "FunctionName": self.function_name,
-            "Outcome": outcome,
-            "Requests": 1,
-            "Latency": latency.as_secs_f64() * 1e3,
-            "DynamoDBLatency": dynamodb.as_secs_f64() * 1e3
-        })
-        .to_string()
+        format!(
+            r#"{}{now_ms}}},"Outcome":"{outcome}","Latency":{:.3},"DynamoDBLatency":{:.3}}}"#,
+            self.head,
+            latency.as_secs_f64() * 1e3,
+            dynamodb.as_secs_f64() * 1e3,
+        )
     }
 
     pub fn emit(&self, outcome: &str, latency: Duration, dynamodb: Duration) {
@@ -127,9 +124,7 @@ mod tests {
 
     #[test]
     fn emf_line_declares_its_metrics() {
-        let m = Metrics {
-            function_name: "fn".into(),
-        };
+        let m = Metrics::for_function("fn \"quoted\"");
         let v: serde_json::Value = serde_json::from_str(&m.line(
             "validation-failed",
             Duration::from_millis(3),
@@ -151,6 +146,10 @@ mod tests {
             }
         }
         assert_eq!(v["Outcome"], "validation-failed");
+        assert_eq!(v["FunctionName"], "fn \"quoted\"");
+        assert_eq!(v["Requests"], 1);
+        assert_eq!(v["FunctionName"], "fn \"quoted\"");
+        assert_eq!(v["Requests"], 1);
         assert_eq!(v["Latency"], 3.0);
         assert_eq!(v["_aws"]["Timestamp"], 1_700_000_000_000u64);
     }
