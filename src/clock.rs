@@ -6,8 +6,16 @@ use std::time::{SystemTime, UNIX_EPOCH};
 pub struct Now {
     /// Epoch seconds, compared with `token_expires_at`.
     pub epoch: u64,
+    /// Milliseconds within the second.
+    pub millis: u32,
     /// RFC 3339 UTC with milliseconds, for `updated_at` and `disconnected_at`.
     pub rfc3339: String,
+}
+
+impl Now {
+    pub fn epoch_ms(&self) -> u64 {
+        self.epoch * 1000 + u64::from(self.millis)
+    }
 }
 
 pub fn now() -> Now {
@@ -23,6 +31,7 @@ pub fn at(epoch: u64, millis: u32) -> Now {
     let (y, m, d) = civil_from_days(days);
     Now {
         epoch,
+        millis,
         rfc3339: format!(
             "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{millis:03}Z",
             secs / 3600,

@@ -13,7 +13,7 @@ use crate::http::response::JSON;
 use crate::http::route::{check_media_type, connection_route};
 use crate::http::{LambdaResponse, Problem, ProblemCode, Response};
 use crate::store::{Store, StoreError, UpdateOutcome, UpdateRequest};
-use crate::telemetry::{Metrics, RequestLog};
+use crate::telemetry::{Outcome, RequestLine, RequestLog};
 
 /// Largest accepted body, in bytes after base64 decoding.
 pub const MAX_BODY_BYTES: usize = 8 * 1024;
@@ -23,7 +23,7 @@ pub const MAX_BODY_BYTES: usize = 8 * 1024;
 pub struct App {
     store: Store,
     keys: ApiKeyCache,
-    metrics: Metrics,
+    line: RequestLine,
 }
 
 impl App {
@@ -31,7 +31,7 @@ impl App {
         Self {
             store,
             keys: ApiKeyCache::new(config.api_key_cache_ttl),
-            metrics: Metrics::from_env(),
+            line: RequestLine::from_env(),
         }
     }
 
@@ -56,11 +56,19 @@ impl App {
         }
     }
 
+    /// No request lines on stdout: for in-process tests (the built binary always writes them).
+    pub fn without_request_lines(self) -> Self {
+        Self {
+            line: self.line.silenced(),
+            ..self
+        }
+    }
+
     pub fn store(&self) -> &Store {
         &self.store
     }
 
-    /// Handles one event and writes its log line.
+    /// Handles one event and writes its line (log and metrics).
     pub async fn handle(&self, event: &Event, request_id: &str) -> LambdaResponse {
         let started = Instant::now();
         let mut log = RequestLog::default();
@@ -71,10 +79,13 @@ impl App {
                 (problem.into_response(request_id), Some(code.as_str()))
             }
         };
-        let latency = started.elapsed();
-        log.emit(request_id, response.status, problem, latency);
-        self.metrics
-            .emit(problem.unwrap_or("ok"), latency, log.dynamodb);
+        let outcome = Outcome {
+            request_id,
+            status: response.status,
+            problem,
+            latency: started.elapsed(),
+        };
+        self.line.emit(&log, outcome);
         response.for_origin(event.origin())
     }
 

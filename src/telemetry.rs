@@ -1,5 +1,5 @@
-//! Logs and metrics: JSON lines on stdout. Per request, one log line (filtered by level) and
-//! one CloudWatch Embedded Metric Format line (no level, so never filtered away).
+//! Logs and metrics, as JSON lines on stdout: one line per request (`RequestLine`, the
+//! request log and its EMF metrics in one object), and `tracing` for warnings and errors.
 //!
 //! Only this crate logs below WARN, whatever level is asked for: the SDK and HTTP stack
 //! can print request details at DEBUG/TRACE, and those carry the API key and token.
@@ -37,7 +37,8 @@ pub fn init() {
         .try_init();
 }
 
-/// What one request leaves in the log. Identifiers only: no credential, email or mobile.
+/// What one request leaves behind, gathered while it is decided. Identifiers only: no
+/// credential, email or mobile.
 #[derive(Debug, Default, Clone)]
 pub struct RequestLog {
     pub connection_id: Option<String>,
@@ -46,34 +47,33 @@ pub struct RequestLog {
     pub dynamodb_calls: u32,
 }
 
-impl RequestLog {
-    pub fn emit(&self, request_id: &str, status: u16, problem: Option<&str>, latency: Duration) {
-        tracing::info!(
-            request_id,
-            connection_id = self.connection_id.as_deref().unwrap_or(""),
-            client_id = self.client_id.as_deref().unwrap_or(""),
-            status,
-            problem = problem.unwrap_or(""),
-            latency_ms = latency.as_secs_f64() * 1e3,
-            dynamodb_ms = self.dynamodb.as_secs_f64() * 1e3,
-            dynamodb_calls = self.dynamodb_calls,
-            "request"
-        );
-    }
-}
-
-/// CloudWatch Embedded Metric Format: per request, `Requests` (count) and the latencies,
-/// by function name, and by function name and outcome (`ok` or the problem code, so at
-/// most 15 values). No service call: CloudWatch reads the line from the log stream.
+/// The one JSON line per request: the request log (request id, connection id, client id,
+/// status, problem code, latency, DynamoDB latency) and, in the same object, a CloudWatch
+/// Embedded Metric Format record: `Requests`, `Latency` and `DynamoDBLatency`, by
+/// `FunctionName` and by `FunctionName` + `Outcome` (`ok` or the problem code: at most 15
+/// values). No service call: CloudWatch reads the metrics from the log stream. The line has
+/// no `level`, so Lambda's log-level filter never drops it (it is the access log and the
+/// metrics); the `tracing` logs (warnings, errors) keep their levels.
 #[derive(Debug, Clone)]
-pub struct Metrics {
-    /// Everything before the per-request values, formatted once at init.
-    head: String,
+pub struct RequestLine {
+    /// The EMF metadata and function name, formatted once at init.
+    emf: String,
+    /// Off only for in-process tests, whose stdout the test harness cannot capture.
+    enabled: bool,
 }
 
 pub const METRICS_NAMESPACE: &str = "UpdateConnection";
 
-impl Metrics {
+/// One request's facts, for its line.
+#[derive(Debug, Clone, Copy)]
+pub struct Outcome<'a> {
+    pub request_id: &'a str,
+    pub status: u16,
+    pub problem: Option<&'a str>,
+    pub latency: Duration,
+}
+
+impl RequestLine {
     pub fn from_env() -> Self {
         Self::for_function(
             &std::env::var("AWS_LAMBDA_FUNCTION_NAME")
@@ -84,36 +84,47 @@ impl Metrics {
     pub fn for_function(name: &str) -> Self {
         let name = serde_json::to_string(name).unwrap_or_else(|_| "\"update-connection\"".into());
         Self {
-            head: format!(
-                r#"{{"FunctionName":{name},"Requests":1,"_aws":{{"CloudWatchMetrics":[{{"Namespace":"{METRICS_NAMESPACE}","Dimensions":[["FunctionName"],["FunctionName","Outcome"]],"Metrics":[{{"Name":"Requests","Unit":"Count"}},{{"Name":"Latency","Unit":"Milliseconds"}},{{"Name":"DynamoDBLatency","Unit":"Milliseconds"}}]}}],"Timestamp":"#
+            enabled: true,
+            emf: format!(
+                r#""FunctionName":{name},"Requests":1,"_aws":{{"CloudWatchMetrics":[{{"Namespace":"{METRICS_NAMESPACE}","Dimensions":[["FunctionName"],["FunctionName","Outcome"]],"Metrics":[{{"Name":"Requests","Unit":"Count"}},{{"Name":"Latency","Unit":"Milliseconds"}},{{"Name":"DynamoDBLatency","Unit":"Milliseconds"}}]}}],"Timestamp":"#
             ),
         }
     }
 
-    /// `outcome` is `ok` or a problem code: plain ASCII, no escaping needed.
-    pub fn line(
-        &self,
-        outcome: &str,
-        latency: Duration,
-        dynamodb: Duration,
-        now_ms: u128,
-    ) -> String {
+    pub fn line(&self, log: &RequestLog, outcome: Outcome<'_>, now: &crate::clock::Now) -> String {
+        let text = |v: Option<&str>| serde_json::to_string(&v).unwrap_or_else(|_| "null".into());
+        let latency = outcome.latency.as_secs_f64() * 1e3;
+        let dynamodb = log.dynamodb.as_secs_f64() * 1e3;
+        // Problem codes and "ok" are plain ASCII: no escaping needed.
+        let code = outcome.problem.unwrap_or("ok");
         format!(
-            r#"{}{now_ms}}},"Outcome":"{outcome}","Latency":{:.3},"DynamoDBLatency":{:.3}}}"#,
-            self.head,
-            latency.as_secs_f64() * 1e3,
-            dynamodb.as_secs_f64() * 1e3,
+            r#"{{"timestamp":"{ts}","message":"request","request_id":{rid},"connection_id":{cid},"client_id":{client},"status":{status},"problem_code":{problem},"latency_ms":{latency:.3},"dynamodb_latency_ms":{dynamodb:.3},"dynamodb_calls":{calls},"Outcome":"{code}","Latency":{latency:.3},"DynamoDBLatency":{dynamodb:.3},{emf}{ms}}}}}"#,
+            ts = now.rfc3339,
+            rid = text(Some(outcome.request_id)),
+            cid = text(log.connection_id.as_deref()),
+            client = text(log.client_id.as_deref()),
+            status = outcome.status,
+            problem = text(outcome.problem),
+            calls = log.dynamodb_calls,
+            emf = self.emf,
+            ms = now.epoch_ms(),
         )
     }
 
-    pub fn emit(&self, outcome: &str, latency: Duration, dynamodb: Duration) {
-        let now_ms = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis())
-            .unwrap_or(0);
-        let line = self.line(outcome, latency, dynamodb, now_ms);
+    pub fn silenced(self) -> Self {
+        Self {
+            enabled: false,
+            ..self
+        }
+    }
+
+    pub fn emit(&self, log: &RequestLog, outcome: Outcome<'_>) {
+        if !self.enabled {
+            return;
+        }
+        let line = self.line(log, outcome, &crate::clock::now());
         use std::io::Write;
-        // A lost metric line must not fail the request.
+        // A lost log line must not fail the request.
         let _ = writeln!(std::io::stdout().lock(), "{line}");
     }
 }
@@ -123,34 +134,57 @@ mod tests {
     use super::*;
 
     #[test]
-    fn emf_line_declares_its_metrics() {
-        let m = Metrics::for_function("fn \"quoted\"");
-        let v: serde_json::Value = serde_json::from_str(&m.line(
-            "validation-failed",
-            Duration::from_millis(3),
-            Duration::ZERO,
-            1_700_000_000_000,
-        ))
-        .unwrap();
+    fn one_line_is_the_request_log_and_its_metrics() {
+        let line = RequestLine::for_function("fn \"quoted\"");
+        let log = RequestLog {
+            connection_id: Some("01J51S0JYV6N7K1030CV1ZKSCA".into()),
+            client_id: Some("client \"a\"".into()),
+            dynamodb: Duration::from_millis(2),
+            dynamodb_calls: 1,
+        };
+        let outcome = Outcome {
+            request_id: "r-1",
+            status: 422,
+            problem: Some("validation-failed"),
+            latency: Duration::from_millis(3),
+        };
+        let now = crate::clock::at(1_700_000_000, 250);
+        let v: serde_json::Value = serde_json::from_str(&line.line(&log, outcome, &now)).unwrap();
+        assert_eq!(v["message"], "request");
+        assert_eq!(v["request_id"], "r-1");
+        assert_eq!(v["client_id"], "client \"a\"");
+        assert_eq!(v["status"], 422);
+        assert_eq!(v["problem_code"], "validation-failed");
+        assert_eq!(v["latency_ms"], 3.0);
+        assert_eq!(v["dynamodb_latency_ms"], 2.0);
+        assert_eq!(v["timestamp"], "2023-11-14T22:13:20.250Z");
+        // The EMF part: every declared metric and dimension is a member of the line.
         let spec = &v["_aws"]["CloudWatchMetrics"][0];
         assert_eq!(spec["Namespace"], METRICS_NAMESPACE);
         for metric in spec["Metrics"].as_array().unwrap() {
-            assert!(
-                v.get(metric["Name"].as_str().unwrap()).is_some(),
-                "{metric}"
-            );
+            assert!(v[metric["Name"].as_str().unwrap()].is_number(), "{metric}");
         }
         for dims in spec["Dimensions"].as_array().unwrap() {
             for d in dims.as_array().unwrap() {
                 assert!(v[d.as_str().unwrap()].is_string());
             }
         }
+        assert_eq!(v["FunctionName"], "fn \"quoted\"");
         assert_eq!(v["Outcome"], "validation-failed");
-        assert_eq!(v["FunctionName"], "fn \"quoted\"");
-        assert_eq!(v["Requests"], 1);
-        assert_eq!(v["FunctionName"], "fn \"quoted\"");
-        assert_eq!(v["Requests"], 1);
-        assert_eq!(v["Latency"], 3.0);
-        assert_eq!(v["_aws"]["Timestamp"], 1_700_000_000_000u64);
+        assert_eq!(v["_aws"]["Timestamp"], 1_700_000_000_250u64);
+        assert!(v.get("level").is_none(), "no level: never filtered");
+
+        let ok = Outcome {
+            problem: None,
+            status: 200,
+            ..outcome
+        };
+        let v: serde_json::Value =
+            serde_json::from_str(&line.line(&RequestLog::default(), ok, &now)).unwrap();
+        assert_eq!(
+            (v["problem_code"].clone(), v["Outcome"].clone()),
+            (serde_json::Value::Null, "ok".into())
+        );
+        assert_eq!(v["connection_id"], serde_json::Value::Null);
     }
 }

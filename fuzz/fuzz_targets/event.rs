@@ -48,7 +48,7 @@ fn world() -> &'static World {
                 api_key_cache_ttl: Duration::from_secs(3600),
                 warm_up: false,
             };
-            App::new(Store::new(client, "c".into(), "k".into()), &config)
+            App::new(Store::new(client, "c".into(), "k".into()), &config).without_request_lines()
         });
         World { rt, app }
     })

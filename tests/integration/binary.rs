@@ -132,20 +132,28 @@ async fn serves_events_and_logs_one_clean_line_per_request() {
     assert_eq!(r1["client_id"], "client-demo");
     assert_eq!(r1["status"], 200);
     assert_eq!(r1["dynamodb_calls"], 2);
-    assert!(r1["latency_ms"].as_f64().is_some() && r1["dynamodb_ms"].as_f64().is_some());
+    assert_eq!(r1["problem_code"], Value::Null);
+    assert!(r1["latency_ms"].as_f64().is_some() && r1["dynamodb_latency_ms"].as_f64().is_some());
     let r2 = request_lines
         .iter()
         .find(|l| l["request_id"] == "r2")
         .unwrap();
-    assert_eq!(r2["problem"], "validation-failed");
+    assert_eq!(r2["problem_code"], "validation-failed");
+    // One JSON line per request: here (no warning, no error) the request lines are all the
+    // JSON lines there are.
+    let json_lines = logs
+        .lines()
+        .filter(|l| serde_json::from_str::<Value>(l).is_ok())
+        .count();
+    assert_eq!(json_lines, 7, "{logs}");
 
-    // One CloudWatch EMF line per request, by function name and outcome.
+    // The same lines carry the CloudWatch EMF metrics, by function name and outcome.
     let emf: Vec<Value> = logs
         .lines()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
         .filter(|l| l.get("_aws").is_some())
         .collect();
-    assert_eq!(emf.len(), 7, "one metric line per request:\n{logs}");
+    assert_eq!(emf.len(), 7, "metrics on every request line:\n{logs}");
     assert!(
         emf.iter()
             .all(|m| m["FunctionName"] == "update-connection" && m["Requests"] == 1)

@@ -28,7 +28,8 @@ async fn unreachable_database_is_503_with_retry_after_quickly() {
     let app = App::new(
         Store::new(client, "c".into(), "k".into()),
         &config("c", "k"),
-    );
+    )
+    .without_request_lines();
     let event: update_connection::Event =
         serde_json::from_value(patch(ACTIVE, r#"{"status":"disconnected"}"#)).unwrap();
     let started = Instant::now();
@@ -50,7 +51,8 @@ async fn missing_table_is_500_without_internals() {
     let app = App::new(
         Store::new(client, "no-such-table".into(), f.api_keys.clone()),
         &config("no-such-table", &f.api_keys),
-    );
+    )
+    .without_request_lines();
     let event: update_connection::Event =
         serde_json::from_value(patch(ACTIVE, r#"{"status":"disconnected"}"#)).unwrap();
     let response = app.handle(&event, "r-500").await.response;
@@ -95,7 +97,8 @@ mod injected {
         let app = App::new(
             Store::new(client, f.connections.clone(), f.api_keys.clone()),
             &config,
-        );
+        )
+        .without_request_lines();
         (proxy, app)
     }
 

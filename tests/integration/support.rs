@@ -200,7 +200,8 @@ impl Fixture {
         let app = App::new(
             Store::new(counted, connections.clone(), api_keys.clone()),
             &config,
-        );
+        )
+        .without_request_lines();
         Self {
             app,
             client,
