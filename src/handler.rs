@@ -64,10 +64,6 @@ impl App {
         }
     }
 
-    pub fn store(&self) -> &Store {
-        &self.store
-    }
-
     /// Handles one event and writes its line (log and metrics).
     pub async fn handle(&self, event: &Event, request_id: &str) -> LambdaResponse {
         let started = Instant::now();

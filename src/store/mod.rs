@@ -29,8 +29,4 @@ impl Store {
             api_keys_table,
         }
     }
-
-    pub fn client(&self) -> &Client {
-        &self.client
-    }
 }
