@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use sha2::{Digest, Sha256};
 
@@ -45,48 +45,135 @@ fn visible_ascii(s: &str) -> bool {
     s.bytes().all(|b| b.is_ascii_graphic())
 }
 
+/// The two clocks a cache entry is aged by. Lambda freezes idle instances, and the
+/// monotonic clock may not advance while frozen; the wall clock does. An entry is fresh
+/// only while both say its time-to-live has not passed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stamp {
+    pub mono: Instant,
+    pub wall: SystemTime,
+}
+
+impl Stamp {
+    pub fn now() -> Self {
+        Self {
+            mono: Instant::now(),
+            wall: SystemTime::now(),
+        }
+    }
+
+    /// True while less than `ttl` has passed since `self` by both clocks. A wall clock that
+    /// went backwards cannot say how long it has been, so the entry counts as expired.
+    fn fresh_at(&self, now: Stamp, ttl: Duration) -> bool {
+        let mono = now.mono.saturating_duration_since(self.mono);
+        match now.wall.duration_since(self.wall) {
+            Ok(wall) => mono < ttl && wall < ttl,
+            Err(_) => false,
+        }
+    }
+}
+
 /// Per-instance memory of API-key lookups, by key digest: the client for an active key,
-/// `None` for an unknown or revoked one. Both are kept for `ttl`, so a revocation takes
-/// effect within `ttl` and a flood of wrong keys does not become a flood of reads. The map
-/// is bounded; when full, expired entries go first, and then everything.
+/// or the fact that a key is unknown or revoked. A revocation takes effect within `ttl`.
+///
+/// Answers are kept in two bounded maps. Unknown keys cost an attacker nothing to invent,
+/// so they live in their own map, only for a few seconds, and a flood of them can only
+/// evict each other, never an active key.
 #[derive(Debug)]
 pub struct ApiKeyCache {
     ttl: Duration,
-    entries: Mutex<HashMap<String, (Option<String>, Instant)>>,
+    negative_ttl: Duration,
+    known: Mutex<HashMap<String, (String, Stamp)>>,
+    unknown: Mutex<HashMap<String, Stamp>>,
 }
 
 impl ApiKeyCache {
-    pub const MAX_ENTRIES: usize = 1024;
+    /// Active keys remembered at most; a client has a handful, so this is never reached
+    /// in practice, and the oldest goes first if it is.
+    pub const MAX_KNOWN: usize = 1024;
+    /// Unknown or revoked keys remembered at most.
+    pub const MAX_UNKNOWN: usize = 1024;
+    /// How long an unknown or revoked key is remembered (capped by `ttl`): long enough to
+    /// absorb a burst of retries with one wrong key, short enough that a key created a
+    /// moment ago works within seconds.
+    pub const NEGATIVE_TTL: Duration = Duration::from_secs(5);
 
     pub fn new(ttl: Duration) -> Self {
         Self {
             ttl,
-            entries: Mutex::new(HashMap::new()),
+            negative_ttl: ttl.min(Self::NEGATIVE_TTL),
+            known: Mutex::new(HashMap::new()),
+            unknown: Mutex::new(HashMap::new()),
         }
     }
 
-    /// `Some(answer)` when a fresh answer is cached.
-    pub fn get(&self, key_sha256: &str, now: Instant) -> Option<Option<String>> {
-        let entries = self.entries.lock().ok()?;
-        let (client, at) = entries.get(key_sha256)?;
-        (now.duration_since(*at) < self.ttl).then(|| client.clone())
+    /// `Some(answer)` when a fresh answer is cached: `Some(Some(client))` for an active
+    /// key, `Some(None)` for an unknown or revoked one.
+    pub fn get(&self, key_sha256: &str, now: Stamp) -> Option<Option<String>> {
+        if let Ok(known) = self.known.lock() {
+            if let Some((client, at)) = known.get(key_sha256) {
+                if at.fresh_at(now, self.ttl) {
+                    return Some(Some(client.clone()));
+                }
+            }
+        }
+        let unknown = self.unknown.lock().ok()?;
+        let at = unknown.get(key_sha256)?;
+        at.fresh_at(now, self.negative_ttl).then_some(None)
     }
 
-    pub fn put(&self, key_sha256: String, client: Option<String>, now: Instant) {
+    pub fn put(&self, key_sha256: String, client: Option<String>, now: Stamp) {
         if self.ttl.is_zero() {
             return;
         }
-        let Ok(mut entries) = self.entries.lock() else {
-            return;
-        };
-        if entries.len() >= Self::MAX_ENTRIES && !entries.contains_key(&key_sha256) {
-            let ttl = self.ttl;
-            entries.retain(|_, (_, at)| now.duration_since(*at) < ttl);
-            if entries.len() >= Self::MAX_ENTRIES {
-                entries.clear();
+        match client {
+            Some(client) => {
+                if let Ok(mut unknown) = self.unknown.lock() {
+                    unknown.remove(&key_sha256);
+                }
+                let Ok(mut known) = self.known.lock() else {
+                    return;
+                };
+                if known.len() >= Self::MAX_KNOWN && !known.contains_key(&key_sha256) {
+                    let ttl = self.ttl;
+                    known.retain(|_, (_, at)| at.fresh_at(now, ttl));
+                    if known.len() >= Self::MAX_KNOWN {
+                        let oldest = known
+                            .iter()
+                            .min_by_key(|(_, (_, at))| at.mono)
+                            .map(|(k, _)| k.clone());
+                        if let Some(oldest) = oldest {
+                            known.remove(&oldest);
+                        }
+                    }
+                }
+                known.insert(key_sha256, (client, now));
+            }
+            None => {
+                if let Ok(mut known) = self.known.lock() {
+                    known.remove(&key_sha256);
+                }
+                let Ok(mut unknown) = self.unknown.lock() else {
+                    return;
+                };
+                if unknown.len() >= Self::MAX_UNKNOWN && !unknown.contains_key(&key_sha256) {
+                    let ttl = self.negative_ttl;
+                    unknown.retain(|_, at| at.fresh_at(now, ttl));
+                    // Still full of fresh guesses: forgetting them costs one read each.
+                    if unknown.len() >= Self::MAX_UNKNOWN {
+                        unknown.clear();
+                    }
+                }
+                unknown.insert(key_sha256, now);
             }
         }
-        entries.insert(key_sha256, (client, now));
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> (usize, usize) {
+        let known = self.known.lock().map(|m| m.len()).unwrap_or(0);
+        let unknown = self.unknown.lock().map(|m| m.len()).unwrap_or(0);
+        (known, unknown)
     }
 }
 
@@ -132,22 +219,88 @@ mod tests {
         assert_eq!(api_key(None), None);
     }
 
+    fn at(secs: u64) -> (Instant, SystemTime) {
+        (
+            Instant::now(),
+            SystemTime::UNIX_EPOCH + Duration::from_secs(secs),
+        )
+    }
+
+    fn stamp(mono: Instant, wall: SystemTime) -> Stamp {
+        Stamp { mono, wall }
+    }
+
     #[test]
-    fn cache_expires_and_stays_bounded() {
-        let cache = ApiKeyCache::new(Duration::from_secs(60));
-        let t0 = Instant::now();
+    fn cache_expires_by_either_clock() {
+        let ttl = Duration::from_secs(60);
+        let cache = ApiKeyCache::new(ttl);
+        let (m0, w0) = at(1_000_000);
+        let t0 = stamp(m0, w0);
         cache.put("k".into(), Some("client".into()), t0);
         assert_eq!(cache.get("k", t0), Some(Some("client".into())));
-        assert_eq!(cache.get("k", t0 + Duration::from_secs(61)), None);
-        cache.put("bad".into(), None, t0);
-        assert_eq!(cache.get("bad", t0), Some(None));
-        for i in 0..(ApiKeyCache::MAX_ENTRIES * 3) {
-            cache.put(format!("k{i}"), None, t0);
-        }
-        assert!(cache.entries.lock().unwrap().len() <= ApiKeyCache::MAX_ENTRIES);
+        let later = Duration::from_secs(61);
+        // Both clocks moved on.
+        assert_eq!(cache.get("k", stamp(m0 + later, w0 + later)), None);
+        // Frozen instance: the monotonic clock stood still, the wall clock did not.
+        assert_eq!(cache.get("k", stamp(m0, w0 + later)), None);
+        // The wall clock was stepped back: the monotonic clock still expires the entry.
+        assert_eq!(cache.get("k", stamp(m0 + later, w0)), None);
+        // A wall clock that goes backwards cannot vouch for the entry's age.
+        let back = stamp(m0 + Duration::from_secs(1), w0 - Duration::from_secs(1));
+        assert_eq!(cache.get("k", back), None);
+        // Within the TTL by both clocks.
+        let soon = Duration::from_secs(59);
+        assert_eq!(
+            cache.get("k", stamp(m0 + soon, w0 + soon)),
+            Some(Some("client".into()))
+        );
 
         let off = ApiKeyCache::new(Duration::ZERO);
         off.put("k".into(), Some("c".into()), t0);
         assert_eq!(off.get("k", t0), None);
+    }
+
+    #[test]
+    fn unknown_keys_are_remembered_briefly_and_never_evict_active_ones() {
+        let cache = ApiKeyCache::new(Duration::from_secs(60));
+        let (m0, w0) = at(1_000_000);
+        let t0 = stamp(m0, w0);
+        cache.put("good".into(), Some("client".into()), t0);
+        cache.put("bad".into(), None, t0);
+        assert_eq!(cache.get("bad", t0), Some(None));
+        let six = Duration::from_secs(6);
+        assert_eq!(cache.get("bad", stamp(m0 + six, w0 + six)), None);
+
+        for i in 0..(ApiKeyCache::MAX_UNKNOWN * 10) {
+            cache.put(format!("guess-{i}"), None, t0);
+        }
+        assert_eq!(cache.get("good", t0), Some(Some("client".into())));
+        let (known, unknown) = cache.len();
+        assert_eq!(known, 1);
+        assert!(unknown <= ApiKeyCache::MAX_UNKNOWN);
+
+        // A short TTL caps the negative one too.
+        let short = ApiKeyCache::new(Duration::from_secs(2));
+        short.put("bad".into(), None, t0);
+        let three = Duration::from_secs(3);
+        assert_eq!(short.get("bad", stamp(m0 + three, w0 + three)), None);
+    }
+
+    #[test]
+    fn active_keys_stay_bounded() {
+        let cache = ApiKeyCache::new(Duration::from_secs(60));
+        let (m0, w0) = at(1_000_000);
+        for i in 0..(ApiKeyCache::MAX_KNOWN + 10) {
+            let d = Duration::from_millis(i as u64);
+            cache.put(format!("k{i}"), Some("c".into()), stamp(m0 + d, w0 + d));
+        }
+        assert_eq!(cache.len().0, ApiKeyCache::MAX_KNOWN);
+        let last = ApiKeyCache::MAX_KNOWN + 9;
+        let d = Duration::from_millis(last as u64);
+        assert!(
+            cache
+                .get(&format!("k{last}"), stamp(m0 + d, w0 + d))
+                .is_some()
+        );
     }
 }

@@ -30,10 +30,12 @@ impl std::fmt::Display for ConfigError {
 impl std::error::Error for ConfigError {}
 
 pub const DEFAULT_API_KEY_CACHE_TTL: Duration = Duration::from_secs(60);
+/// A revoked key keeps working on a warm instance for up to the TTL; this bounds that.
+pub const MAX_API_KEY_CACHE_TTL: Duration = Duration::from_secs(300);
 
 impl Config {
     /// `CONNECTIONS_TABLE` and `API_KEYS_TABLE` are required; `API_KEY_CACHE_TTL_SECONDS`
-    /// defaults to 60 (0 turns the cache off); `DYNAMODB_WARM_UP` defaults to true. The
+    /// defaults to 60, at most 300 (0 turns the cache off); `DYNAMODB_WARM_UP` defaults to true. The
     /// DynamoDB endpoint is the SDK's own `AWS_ENDPOINT_URL_DYNAMODB`.
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok())
@@ -54,6 +56,12 @@ impl Config {
                 )
             })?,
         };
+        if ttl > MAX_API_KEY_CACHE_TTL {
+            return Err(ConfigError::Invalid(
+                "API_KEY_CACHE_TTL_SECONDS",
+                "must be at most 300 seconds",
+            ));
+        }
         let warm_up = match var("DYNAMODB_WARM_UP").as_deref().map(str::trim) {
             None | Some("1" | "true" | "on") => true,
             Some("0" | "false" | "off") => false,
@@ -123,5 +131,26 @@ mod tests {
             ]))
             .is_err()
         );
+    }
+
+    #[test]
+    fn ttl_has_an_upper_bound() {
+        let at = |v: &'static str| {
+            Config::from_lookup(move |name| match name {
+                "CONNECTIONS_TABLE" => Some("c".into()),
+                "API_KEYS_TABLE" => Some("k".into()),
+                "API_KEY_CACHE_TTL_SECONDS" => Some(v.into()),
+                _ => None,
+            })
+        };
+        assert_eq!(at("300").unwrap().api_key_cache_ttl, MAX_API_KEY_CACHE_TTL);
+        assert_eq!(at("0").unwrap().api_key_cache_ttl, Duration::ZERO);
+        let err = at("301").unwrap_err();
+        assert!(
+            matches!(err, ConfigError::Invalid("API_KEY_CACHE_TTL_SECONDS", _)),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("API_KEY_CACHE_TTL_SECONDS"));
+        assert!(at("86400").is_err());
     }
 }

@@ -7,12 +7,14 @@ use crate::auth::{self, ApiKeyCache};
 use crate::clock;
 use crate::config::Config;
 use crate::domain::rules::{Caller, Refusal, why_refused};
-use crate::domain::{Connection, ConnectionId, Patch, PatchError, Precondition};
+use crate::domain::{
+    Connection, ConnectionId, FieldError, Patch, PatchError, Precondition, TooManyTags,
+};
 use crate::http::event::{BodyError, Event, HeaderValue};
 use crate::http::response::JSON;
 use crate::http::route::{check_media_type, connection_route};
 use crate::http::{LambdaResponse, Problem, ProblemCode, Response};
-use crate::store::{Store, StoreError, UpdateOutcome, UpdateRequest};
+use crate::store::{OldItem, Store, StoreError, UpdateOutcome, UpdateRequest};
 use crate::telemetry::{Outcome, RequestLine, RequestLog};
 
 /// Largest accepted body, in bytes after base64 decoding.
@@ -133,12 +135,20 @@ impl App {
             ),
             PatchError::Invalid(errors) => Problem::validation(errors),
         })?;
-        let precondition = match event.header("if-match") {
-            HeaderValue::Missing => Precondition::None,
-            HeaderValue::One(value) => Precondition::parse(Some(value)),
-            // Repeated If-Match lines with different values: read as no acceptable version.
-            HeaderValue::Many => Precondition::Versions(Vec::new()),
-        };
+        let precondition =
+            Precondition::from_lines(&event.header_lines("if-match")).map_err(|TooManyTags| {
+                // A header, not a body member, but the same kind of fault: a value the
+                // endpoint will not process, named so the caller can fix it.
+                let mut problem = Problem::validation(vec![FieldError {
+                    field: "If-Match".into(),
+                    message: format!("must list at most {} entity tags", Precondition::MAX_TAGS),
+                }]);
+                problem.detail = format!(
+                    "the If-Match header lists more than {} entity tags",
+                    Precondition::MAX_TAGS
+                );
+                problem
+            })?;
 
         // 6. One conditional write carries every remaining rule.
         let caller = Caller {
@@ -161,19 +171,10 @@ impl App {
         log.dynamodb_calls += 1;
         match outcome.map_err(|e| store_problem("update", &e))? {
             UpdateOutcome::Updated(connection) => success(&connection),
-            UpdateOutcome::Refused(old) => {
-                match why_refused(
-                    old.as_ref(),
-                    request_id,
-                    &caller,
-                    &patch,
-                    &precondition,
-                    now.epoch,
-                ) {
-                    Refusal::AlreadyApplied => match &old {
-                        Some(old) => success(old),
-                        None => Err(Problem::internal()),
-                    },
+            UpdateOutcome::Refused(OldItem::NotFound) => Err(Problem::not_found()),
+            UpdateOutcome::Refused(OldItem::Owned(old)) => {
+                match why_refused(&old, request_id, &caller, &patch, &precondition, now.epoch) {
+                    Refusal::AlreadyApplied => success(&old),
                     Refusal::NotFound => Err(Problem::not_found()),
                     Refusal::InvalidToken => Err(Problem::rejected_token()),
                     Refusal::InsufficientScope => Err(Problem::new(
@@ -207,7 +208,7 @@ impl App {
             return Ok(None);
         };
         let digest = auth::sha256_hex(key);
-        if let Some(cached) = self.keys.get(&digest, Instant::now()) {
+        if let Some(cached) = self.keys.get(&digest, auth::Stamp::now()) {
             return Ok(cached);
         }
         let started = Instant::now();
@@ -215,7 +216,7 @@ impl App {
         log.dynamodb += started.elapsed();
         log.dynamodb_calls += 1;
         let client = found.map_err(|e| store_problem("api-key-lookup", &e))?;
-        self.keys.put(digest, client.clone(), Instant::now());
+        self.keys.put(digest, client.clone(), auth::Stamp::now());
         Ok(client)
     }
 }

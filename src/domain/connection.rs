@@ -12,9 +12,9 @@ pub struct Connection {
     pub token_scopes: Vec<String>,
     pub token_expires_at: Option<u64>,
     pub version: u64,
-    /// The Lambda request id of the last write: a retried attempt of the same request
-    /// finds its own id here and is answered with this state instead of writing again.
-    pub last_request_id: Option<String>,
+    /// The Lambda request ids of the latest writes, newest first: a retried attempt of
+    /// the same request finds its own id here and is answered instead of writing again.
+    pub recent_request_ids: Vec<String>,
 }
 
 /// The six members a caller sees: email and mobile are `null` when absent.

@@ -13,7 +13,7 @@ pub use connection_id::ConnectionId;
 pub use contact::{Email, Mobile};
 pub use customer_id::CustomerId;
 pub use patch::{Change, FieldError, Patch, PatchError};
-pub use precondition::Precondition;
+pub use precondition::{Precondition, TooManyTags};
 
 /// The only status this endpoint ever writes; it is terminal.
 pub const DISCONNECTED: &str = "disconnected";

@@ -127,6 +127,26 @@ impl Event {
         }
     }
 
+    /// Every line of a list-valued header, in order; RFC 9110 §5.3 makes repeated lines one
+    /// comma-separated list, which is how HTTP APIs already deliver them.
+    pub fn header_lines(&self, name: &str) -> Vec<&str> {
+        match self.multi_value_headers.as_ref().filter(|m| !m.is_empty()) {
+            Some(multi) => multi
+                .iter()
+                .filter(|(k, _)| k.eq_ignore_ascii_case(name))
+                .flat_map(|(_, vs)| vs.iter().flatten())
+                .map(String::as_str)
+                .collect(),
+            None => self
+                .headers
+                .iter()
+                .flatten()
+                .filter(|(k, _)| k.eq_ignore_ascii_case(name))
+                .filter_map(|(_, v)| v.as_deref())
+                .collect(),
+        }
+    }
+
     /// The body's bytes, decoded from base64 when the event says so. `limit` is checked
     /// before decoding, so an oversized body costs nothing to refuse.
     pub fn body(&self, limit: usize) -> Result<Cow<'_, [u8]>, BodyError> {

@@ -4,13 +4,15 @@ use super::{Store, StoreError};
 
 impl Store {
     /// The client that owns an active API key, by the key's SHA-256; `None` for an unknown
-    /// or revoked key.
+    /// or revoked key. A strongly consistent read, so that a revocation or a new key is
+    /// seen at once by every cache miss (it costs 1 RCU instead of 0.5; only misses pay).
     pub async fn client_for_key(&self, key_sha256: &str) -> Result<Option<String>, StoreError> {
         let output = self
             .client
             .get_item()
             .table_name(&self.api_keys_table)
             .key("key_sha256", AttributeValue::S(key_sha256.to_owned()))
+            .consistent_read(true)
             .projection_expression("client_id, #status")
             .expression_attribute_names("#status", "status")
             .send()

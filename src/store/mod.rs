@@ -10,7 +10,7 @@ use aws_sdk_dynamodb::Client;
 
 pub use client::{OPERATION_TIMEOUT, dynamodb_client, dynamodb_client_at};
 pub use error::StoreError;
-pub use item::connection_from_item;
+pub use item::{OldItem, RECENT_REQUEST_IDS, connection_from_item, old_item};
 pub use update::{UpdateOutcome, UpdateRequest};
 
 /// Both tables, behind one client built at init.

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
 
-use super::item::connection_from_item;
+use super::item::{OldItem, RECENT_REQUEST_IDS, connection_from_item, old_item};
 use super::{Store, StoreError};
 use crate::domain::rules::Caller;
 use crate::domain::{
@@ -28,8 +28,8 @@ pub struct UpdateRequest<'a> {
 pub enum UpdateOutcome {
     /// Written; the item as it is now.
     Updated(Connection),
-    /// The condition failed; the item as it was (`None`: there is no such item).
-    Refused(Option<Connection>),
+    /// The condition failed; what the item was, for the caller.
+    Refused(OldItem),
 }
 
 /// The expression and its placeholders. DynamoDB refuses unused placeholders, so each
@@ -75,20 +75,27 @@ pub fn expressions(req: &UpdateRequest<'_>) -> Expressions {
     let expires = e.name("token_expires_at");
     let status = e.name("status");
     let version = e.name("version");
-    let last_request = e.name("last_request_id");
+    let recent: Vec<String> = RECENT_REQUEST_IDS.iter().map(|a| e.name(a)).collect();
     e.value(":request_id", s(req.request_id));
     e.value(":client", s(&req.caller.client_id));
     e.value(":token", s(&req.caller.token_sha256));
     e.value(":scope", s(WRITE_SCOPE));
+    e.value(":ss", s("SS"));
     e.value(":now_epoch", n(req.now_epoch));
     e.value(":disconnected", s(DISCONNECTED));
+    // `contains` on a plain string matches a substring ("connections:write-limited"), so
+    // the scopes must also be a string set, where it means membership.
     let mut condition = format!(
         "attribute_exists({id}) AND {client} = :client AND {token} = :token \
-         AND contains({scopes}, :scope) \
+         AND attribute_type({scopes}, :ss) AND contains({scopes}, :scope) \
          AND (attribute_not_exists({expires}) OR {expires} > :now_epoch) \
-         AND {status} <> :disconnected \
-         AND (attribute_not_exists({last_request}) OR {last_request} <> :request_id)"
+         AND {status} <> :disconnected"
     );
+    for name in &recent {
+        condition.push_str(&format!(
+            " AND (attribute_not_exists({name}) OR {name} <> :request_id)"
+        ));
+    }
     match req.precondition {
         Precondition::None | Precondition::Any => {}
         // No tag can match: a condition that is always false, still judged after the
@@ -113,8 +120,16 @@ pub fn expressions(req: &UpdateRequest<'_>) -> Expressions {
     let mut set = vec![
         format!("{updated_at} = :now"),
         format!("{version} = if_not_exists({version}, :zero) + :one"),
-        format!("{last_request} = :request_id"),
     ];
+    // Shift the recent ids down by one: every right-hand side reads the item as it was
+    // before this update. An empty slot is filled with this request's id, which is harmless.
+    for pair in recent.windows(2).rev() {
+        let [newer, older] = pair else { continue };
+        set.push(format!("{older} = if_not_exists({newer}, :request_id)"));
+    }
+    if let Some(newest) = recent.first() {
+        set.push(format!("{newest} = :request_id"));
+    }
     let mut remove = Vec::new();
     if let Some(customer_id) = &req.patch.customer_id {
         let name = e.name("customer_id");
@@ -178,10 +193,9 @@ impl Store {
                 Ok(UpdateOutcome::Updated(connection_from_item(&item)?))
             }
             Err(err) => match err.as_service_error() {
-                Some(UpdateItemError::ConditionalCheckFailedException(failed)) => {
-                    let old = failed.item().map(connection_from_item).transpose()?;
-                    Ok(UpdateOutcome::Refused(old))
-                }
+                Some(UpdateItemError::ConditionalCheckFailedException(failed)) => Ok(
+                    UpdateOutcome::Refused(old_item(failed.item(), &req.caller.client_id)?),
+                ),
                 _ => Err(StoreError::from_sdk(&err)),
             },
         }

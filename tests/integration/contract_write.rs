@@ -1,5 +1,6 @@
 //! Step 6: the conditional write and how each refusal is reported.
 
+use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::json;
 
 use crate::support::*;
@@ -334,4 +335,150 @@ async fn a_retried_attempt_of_one_request_writes_once() {
     // A new request (a new id) with the same body is a new write.
     let next = f.send(event).await;
     assert_eq!(next.header("etag"), Some("\"3\""));
+}
+
+#[tokio::test]
+async fn scopes_count_only_as_a_string_set() {
+    // `contains` on a string matches a substring, and on a list an element: only a string
+    // set of scopes may grant `connections:write`, in the database and in the explanation.
+    let f = Fixture::new().await;
+    for scopes in [
+        AttributeValue::S("connections:write-limited".into()),
+        AttributeValue::S("connections:write".into()),
+        AttributeValue::L(vec![AttributeValue::S("connections:write".into())]),
+    ] {
+        let mut item = f.item(ACTIVE_B).await.unwrap();
+        item.insert("token_scopes".into(), scopes.clone());
+        f.put(item).await;
+        f.refused(
+            patch(ACTIVE_B, r#"{"email":"s@example.com"}"#),
+            403,
+            "insufficient-scope",
+        )
+        .await;
+    }
+}
+
+#[tokio::test]
+async fn another_clients_malformed_item_is_404_not_500() {
+    // Only the caller's own items are parsed: a foreign item that would not parse must not
+    // answer differently from an unknown id.
+    let f = Fixture::new().await;
+    let mut item = f.item(OTHER_CLIENTS).await.unwrap();
+    item.remove("retailer_id");
+    f.put(item.clone()).await;
+    f.refused(
+        patch(OTHER_CLIENTS, r#"{"status":"disconnected"}"#),
+        404,
+        "not-found",
+    )
+    .await;
+    item.insert("version".into(), AttributeValue::N("1.5".into()));
+    f.put(item).await;
+    f.refused(
+        patch(OTHER_CLIENTS, r#"{"status":"disconnected"}"#),
+        404,
+        "not-found",
+    )
+    .await;
+    // An item with no owner at all is nobody's.
+    let mut item = f.item(ACTIVE_B).await.unwrap();
+    item.remove("client_id");
+    f.put(item).await;
+    f.refused(
+        patch(ACTIVE_B, r#"{"email":"x@example.com"}"#),
+        404,
+        "not-found",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn repeated_if_match_lines_are_one_list() {
+    let f = Fixture::new().await;
+    for email in ["v2@example.com", "v3@example.com"] {
+        let body = json!({ "email": email }).to_string();
+        assert_eq!(f.send(patch(ACTIVE_B, &body)).await.status, 200);
+    }
+    assert_eq!(n(&f.item(ACTIVE_B).await.unwrap(), "version"), 3);
+    // REST API: each line in multiValueHeaders, the last one alone in headers.
+    let mut event = patch(ACTIVE_B, r#"{"email":"v4@example.com"}"#);
+    event["multiValueHeaders"]["If-Match"] = json!(["\"3\"", "\"4\""]);
+    event["headers"]["If-Match"] = json!("\"4\"");
+    let reply = f.send(event).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(reply.header("etag"), Some("\"4\""));
+
+    // Neither line matches: 412, nothing written.
+    let mut event = patch(ACTIVE_B, r#"{"email":"v5@example.com"}"#);
+    event["multiValueHeaders"]["If-Match"] = json!(["\"1\"", "\"2\""]);
+    f.refused(event, 412, "precondition-failed").await;
+}
+
+#[tokio::test]
+async fn an_if_match_list_over_the_limit_is_refused_not_cut() {
+    let f = Fixture::new().await;
+    // The matching tag is the 101st: cutting the list would make this a quiet 412.
+    let mut tags: Vec<String> = (100..200).map(|v| format!("\"{v}\"")).collect();
+    tags.push("\"1\"".into());
+    let event = with_header(
+        patch(ACTIVE_B, r#"{"email":"x@example.com"}"#),
+        "if-match",
+        Some(&tags.join(", ")),
+    );
+    let reply = f.refused(event, 422, "validation-failed").await;
+    assert_eq!(reply.body["errors"][0]["field"], "If-Match");
+    assert!(
+        reply.body["detail"].as_str().unwrap().contains("If-Match"),
+        "{}",
+        reply.body
+    );
+    // The same list as repeated lines.
+    let mut event = patch(ACTIVE_B, r#"{"email":"x@example.com"}"#);
+    event["multiValueHeaders"]["if-match"] = json!(tags);
+    f.refused(event, 422, "validation-failed").await;
+    // At the limit it is read whole.
+    let event = with_header(
+        patch(ACTIVE_B, r#"{"email":"x@example.com"}"#),
+        "if-match",
+        Some(&tags[1..].join(", ")),
+    );
+    assert_eq!(f.send(event).await.status, 200);
+}
+
+#[tokio::test]
+async fn a_retry_after_other_writes_still_writes_once() {
+    // The first attempt wrote and its answer was lost; other requests wrote before the
+    // SDK's retry arrived. The retry finds its id among the recent ones and writes nothing.
+    let f = Fixture::new().await;
+    let mine = patch(ACTIVE_B, r#"{"email":"mine@example.com"}"#);
+    let first = f.send_as(mine.clone(), "lambda-request-a".into()).await;
+    assert_eq!(first.header("etag"), Some("\"2\""));
+    let others = update_connection::store::RECENT_REQUEST_IDS.len() - 1;
+    for i in 0..others {
+        let body = json!({ "email": format!("other{i}@example.com") }).to_string();
+        assert_eq!(f.send(patch(ACTIVE_B, &body)).await.status, 200);
+    }
+    let before = f.item(ACTIVE_B).await.unwrap();
+    let retry = f.send_as(mine.clone(), "lambda-request-a".into()).await;
+    assert_eq!(retry.status, 200, "{}", retry.body);
+    assert_eq!(f.item(ACTIVE_B).await.unwrap(), before, "the retry wrote");
+    // The answer is the connection as it is now, with the later writes.
+    assert_eq!(
+        retry.body["email"],
+        format!("other{}@example.com", others - 1)
+    );
+
+    // The documented limit: once as many other writes came between, the id is forgotten
+    // and a retry would write again.
+    assert_eq!(
+        f.send(patch(ACTIVE_B, r#"{"mobile":null}"#)).await.status,
+        200
+    );
+    let late = f.send_as(mine, "lambda-request-a".into()).await;
+    assert_eq!(late.status, 200);
+    assert_eq!(
+        n(&f.item(ACTIVE_B).await.unwrap(), "version"),
+        n(&before, "version") + 2
+    );
 }

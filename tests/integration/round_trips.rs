@@ -74,3 +74,47 @@ async fn key_revocation_applies_after_the_cache_ttl() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn an_active_key_survives_a_flood_of_unknown_keys() {
+    let f = Fixture::new().await;
+    let ok = f
+        .send(patch(ACTIVE_B, r#"{"email":"b1@example.com"}"#))
+        .await;
+    assert_eq!(ok.status, 200, "{}", ok.body);
+    assert_eq!(f.calls.take(), ["GetItem", "UpdateItem"]);
+    // Random keys within one TTL: each is a miss (one read), and none may push the
+    // active key out of the cache.
+    const FLOOD: usize = 10_000;
+    for i in 0..FLOOD {
+        let reply = f
+            .send(with_header(
+                patch(ACTIVE_B, "{}"),
+                "x-api-key",
+                Some(&format!("random-key-{i}-{}", std::process::id())),
+            ))
+            .await;
+        assert_eq!(reply.status, 401);
+    }
+    let calls = f.calls.take();
+    assert_eq!(calls.len(), FLOOD);
+    assert!(calls.iter().all(|c| c == "GetItem"));
+    // The active key is still cached: the write is the only call.
+    let ok = f
+        .send(patch(ACTIVE_B, r#"{"email":"b2@example.com"}"#))
+        .await;
+    assert_eq!(ok.status, 200, "{}", ok.body);
+    assert_eq!(f.calls.take(), ["UpdateItem"]);
+}
+
+#[tokio::test]
+async fn key_lookups_are_strongly_consistent() {
+    let f = Fixture::new().await;
+    f.send(patch(ACTIVE_B, r#"{"email":"b1@example.com"}"#))
+        .await;
+    let calls = f.calls.take_with_bodies();
+    let (op, body) = &calls[0];
+    assert_eq!(op, "GetItem");
+    let body: serde_json::Value = serde_json::from_str(body).unwrap();
+    assert_eq!(body["ConsistentRead"], true, "{body}");
+}

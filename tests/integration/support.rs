@@ -120,12 +120,19 @@ fn start_dynamodb_local() -> String {
     format!("http://127.0.0.1:{port}")
 }
 
-/// Counts the DynamoDB operations a client sends, by name.
+/// Counts the DynamoDB operations a client sends, by name, and keeps their JSON bodies.
 #[derive(Debug, Default, Clone)]
-pub struct CallLog(Arc<Mutex<Vec<String>>>);
+pub struct CallLog(Arc<Mutex<Vec<(String, String)>>>);
 
 impl CallLog {
     pub fn take(&self) -> Vec<String> {
+        self.take_with_bodies()
+            .into_iter()
+            .map(|(op, _)| op)
+            .collect()
+    }
+
+    pub fn take_with_bodies(&self) -> Vec<(String, String)> {
         std::mem::take(&mut *self.0.lock().unwrap())
     }
 }
@@ -148,7 +155,13 @@ impl Intercept for CallLog {
             .unwrap_or("?")
             .trim_start_matches("DynamoDB_20120810.")
             .to_owned();
-        self.0.lock().unwrap().push(target);
+        let body = context
+            .request()
+            .body()
+            .bytes()
+            .map(|b| String::from_utf8_lossy(b).into_owned())
+            .unwrap_or_default();
+        self.0.lock().unwrap().push((target, body));
         Ok(())
     }
 }
@@ -238,6 +251,17 @@ impl Fixture {
             .await
             .expect("get_item")
             .item
+    }
+
+    /// Writes an item as it is, bypassing every rule: for items this system would not write.
+    pub async fn put(&self, item: Item) {
+        self.client
+            .put_item()
+            .table_name(&self.connections)
+            .set_item(Some(item))
+            .send()
+            .await
+            .expect("put_item");
     }
 
     /// Every connection item, to prove that a rejected request changed nothing.
