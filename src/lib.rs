@@ -1,6 +1,6 @@
 //! `PATCH /connections/{connection_id}` as an AWS Lambda function over DynamoDB.
 //!
-//! The contract is `shared/contract/update-connection.md`; [`handler::App::handle`] walks
+//! The contract is `docs/contract.md`; [`handler::App::handle`] walks
 //! its decision path. Layout: `http` (events, responses, problems), `domain` (validated
 //! values and the rules), `auth` (credentials), `store` (DynamoDB), `telemetry` (logs).
 

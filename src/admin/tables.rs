@@ -133,7 +133,21 @@ mod tests {
         assert_eq!(vars["API_KEY_CACHE_TTL_SECONDS"], "60");
         assert_eq!(function["Handler"], "bootstrap");
         assert_eq!(function["Runtime"], "provided.al2023");
-        assert_eq!(function["Architectures"][0], "arm64");
+        // The architecture is a parameter so that local runs can build for the machine;
+        // a deployment that sets nothing gets arm64.
+        match &function["Architectures"][0] {
+            Value::Tagged(tagged) => {
+                assert_eq!(tagged.tag.to_string(), "!Ref");
+                assert_eq!(tagged.value, "Architecture");
+            }
+            other => panic!("Architectures must be !Ref Architecture, not {other:?}"),
+        }
+        let parameter = &doc["Parameters"]["Architecture"];
+        assert_eq!(parameter["Default"], "arm64");
+        assert_eq!(
+            parameter["AllowedValues"],
+            serde_norway::from_str::<Value>("[arm64, x86_64]").unwrap()
+        );
         // Two DynamoDB calls of at most 2 s each fit well inside the timeout.
         let timeout = function["Timeout"].as_u64().unwrap();
         let budget = 2 * crate::store::OPERATION_TIMEOUT.as_secs();

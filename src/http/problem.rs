@@ -99,6 +99,41 @@ impl ProblemCode {
 }
 
 pub const TYPE_BASE: &str = "https://errors.connections.example/";
+
+/// A problem that only API Gateway answers with, before or instead of the function
+/// (template.yaml's `GatewayResponses`): the function itself never returns these codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EdgeProblem {
+    pub code: &'static str,
+    pub status: u16,
+    pub title: &'static str,
+}
+
+/// The edge's codes beyond the contract's table: a refusal API Gateway gives for a reason of
+/// its own, throttling (stage limits or the optional AWS WAF rate rule), and the function
+/// failing or timing out. `tests/integration/gateway_responses.rs` holds the template to it.
+pub const EDGE_PROBLEMS: [EdgeProblem; 4] = [
+    EdgeProblem {
+        code: "bad-request",
+        status: 400,
+        title: "Bad request",
+    },
+    EdgeProblem {
+        code: "too-many-requests",
+        status: 429,
+        title: "Too many requests",
+    },
+    EdgeProblem {
+        code: "bad-gateway",
+        status: 502,
+        title: "Bad gateway",
+    },
+    EdgeProblem {
+        code: "gateway-timeout",
+        status: 504,
+        title: "Gateway timeout",
+    },
+];
 /// What a caller is told to send when its bearer token is missing or malformed.
 pub const BEARER_CHALLENGE: &str = "Bearer realm=\"connections\"";
 pub const INVALID_TOKEN_CHALLENGE: &str = "Bearer realm=\"connections\", error=\"invalid_token\"";

@@ -9,6 +9,7 @@ mod event_sources;
 mod events_replay;
 mod fault_proxy;
 mod faults;
+mod gateway_responses;
 mod openapi;
 mod round_trips;
 mod runtime_api;

@@ -5,8 +5,9 @@ use std::collections::BTreeSet;
 use serde_norway::Value;
 use update_connection::domain::{CustomerId, DISCONNECTED, Email, Mobile};
 use update_connection::http::ProblemCode;
+use update_connection::http::problem::EDGE_PROBLEMS;
 
-fn spec() -> Value {
+pub fn spec() -> Value {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/openapi.yaml");
     serde_norway::from_str(&std::fs::read_to_string(path).expect("openapi.yaml"))
         .expect("valid YAML")
@@ -29,6 +30,7 @@ fn problem_codes_and_statuses_match_the_code() {
     let ours: BTreeSet<String> = ProblemCode::ALL
         .iter()
         .map(|c| c.as_str().to_owned())
+        .chain(EDGE_PROBLEMS.iter().map(|p| p.code.to_owned()))
         .collect();
     assert_eq!(codes, ours);
 
@@ -38,7 +40,11 @@ fn problem_codes_and_statuses_match_the_code() {
         .keys()
         .map(|k| k.as_str().unwrap().parse().unwrap())
         .collect();
-    let mut expected: BTreeSet<u16> = ProblemCode::ALL.iter().map(|c| c.status()).collect();
+    let mut expected: BTreeSet<u16> = ProblemCode::ALL
+        .iter()
+        .map(|c| c.status())
+        .chain(EDGE_PROBLEMS.iter().map(|p| p.status))
+        .collect();
     expected.insert(200);
     assert_eq!(statuses, expected);
 }
