@@ -7,18 +7,15 @@ use crate::auth::{self, ApiKeyCache};
 use crate::clock;
 use crate::config::Config;
 use crate::domain::rules::{Caller, Refusal, why_refused};
-use crate::domain::{
-    Connection, ConnectionId, FieldError, Patch, PatchError, Precondition, TooManyTags,
-};
-use crate::http::event::{BodyError, Event, HeaderValue};
+use crate::domain::{Connection, ConnectionId, Patch, Precondition};
+use crate::http::event::{Event, HeaderValue};
 use crate::http::response::JSON;
 use crate::http::route::{check_media_type, connection_route};
-use crate::http::{LambdaResponse, Problem, ProblemCode, Response};
+use crate::http::{LambdaResponse, Problem, Response};
 use crate::store::{OldItem, Store, StoreError, UpdateOutcome, UpdateRequest};
 use crate::telemetry::{Outcome, RequestLine, RequestLog};
 
-/// Largest accepted body, in bytes after base64 decoding.
-pub const MAX_BODY_BYTES: usize = 8 * 1024;
+pub use crate::http::event::MAX_BODY_BYTES;
 
 /// Everything a request needs, built once per instance.
 #[derive(Debug)]
@@ -100,12 +97,7 @@ impl App {
         let client_id = self
             .client_for_key(event.header("x-api-key"), log)
             .await?
-            .ok_or_else(|| {
-                Problem::new(
-                    ProblemCode::InvalidApiKey,
-                    "the x-api-key header must hold an active API key",
-                )
-            })?;
+            .ok_or_else(Problem::invalid_api_key)?;
         log.client_id = Some(client_id.clone());
 
         // 3. Bearer token: present and well-formed; the database judges whether it is right.
@@ -116,39 +108,11 @@ impl App {
         let id = ConnectionId::parse(raw_id).ok_or_else(Problem::not_found)?;
         log.connection_id = Some(id.as_str().to_owned());
 
-        // 5. The body.
+        // 5. The body, then If-Match.
         check_media_type(event.header("content-type"))?;
-        let body = event.body(MAX_BODY_BYTES).map_err(|e| match e {
-            BodyError::TooLarge => Problem::new(
-                ProblemCode::PayloadTooLarge,
-                format!("the body must be at most {MAX_BODY_BYTES} bytes"),
-            ),
-            BodyError::InvalidBase64 => {
-                Problem::new(ProblemCode::MalformedBody, "the body is not valid base64")
-            }
-        })?;
-        let patch = Patch::from_json(&body).map_err(|e| match e {
-            PatchError::Malformed(detail) => Problem::new(ProblemCode::MalformedBody, detail),
-            PatchError::Empty => Problem::new(
-                ProblemCode::EmptyUpdate,
-                "the body must set at least one of customer_id, email, mobile, status",
-            ),
-            PatchError::Invalid(errors) => Problem::validation(errors),
-        })?;
-        let precondition =
-            Precondition::from_lines(&event.header_lines("if-match")).map_err(|TooManyTags| {
-                // A header, not a body member, but the same kind of fault: a value the
-                // endpoint will not process, named so the caller can fix it.
-                let mut problem = Problem::validation(vec![FieldError {
-                    field: "If-Match".into(),
-                    message: format!("must list at most {} entity tags", Precondition::MAX_TAGS),
-                }]);
-                problem.detail = format!(
-                    "the If-Match header lists more than {} entity tags",
-                    Precondition::MAX_TAGS
-                );
-                problem
-            })?;
+        let body = event.body(MAX_BODY_BYTES)?;
+        let patch = Patch::from_json(&body)?;
+        let precondition = Precondition::from_lines(&event.header_lines("if-match"))?;
 
         // 6. One conditional write carries every remaining rule.
         let caller = Caller {
@@ -165,36 +129,23 @@ impl App {
             now_epoch: now.epoch,
             now_rfc3339: &now.rfc3339,
         };
-        let started = Instant::now();
-        let outcome = self.store.update_connection(&request).await;
-        log.dynamodb += started.elapsed();
-        log.dynamodb_calls += 1;
-        match outcome.map_err(|e| store_problem("update", &e))? {
-            UpdateOutcome::Updated(connection) => success(&connection),
-            UpdateOutcome::Refused(OldItem::NotFound) => Err(Problem::not_found()),
-            UpdateOutcome::Refused(OldItem::Owned(old)) => {
-                match why_refused(&old, request_id, &caller, &patch, &precondition, now.epoch) {
-                    Refusal::AlreadyApplied => success(&old),
-                    Refusal::NotFound => Err(Problem::not_found()),
-                    Refusal::InvalidToken => Err(Problem::rejected_token()),
-                    Refusal::InsufficientScope => Err(Problem::new(
-                        ProblemCode::InsufficientScope,
-                        "the token lacks the connections:write scope",
-                    )),
-                    Refusal::PreconditionFailed => Err(Problem::new(
-                        ProblemCode::PreconditionFailed,
-                        "the connection has changed since the ETag in If-Match",
-                    )),
-                    Refusal::Disconnected => Err(Problem::new(
-                        ProblemCode::ConnectionDisconnected,
-                        "the connection is disconnected and can no longer change",
-                    )),
-                    Refusal::Unexplained => {
-                        tracing::error!(event = "unexplained-condition-failure");
-                        Err(Problem::internal())
-                    }
-                }
+        let outcome = log
+            .time_dynamodb(self.store.update_connection(&request))
+            .await
+            .map_err(|e| store_problem("update", &e))?;
+        let old = match outcome {
+            UpdateOutcome::Updated(connection) => return success(&connection),
+            UpdateOutcome::Refused(OldItem::NotFound) => return Err(Problem::not_found()),
+            UpdateOutcome::Refused(OldItem::Owned(old)) => old,
+        };
+        // The condition failed on the caller's own item: name the rule, from ALL_OLD.
+        match why_refused(&old, request_id, &caller, &patch, &precondition, now.epoch) {
+            Refusal::AlreadyApplied => success(&old),
+            Refusal::Unexplained => {
+                tracing::error!(event = "unexplained-condition-failure");
+                Err(Problem::internal())
             }
+            refusal => Err(refusal.into()),
         }
     }
 
@@ -211,11 +162,10 @@ impl App {
         if let Some(cached) = self.keys.get(&digest, auth::Stamp::now()) {
             return Ok(cached);
         }
-        let started = Instant::now();
-        let found = self.store.client_for_key(&digest).await;
-        log.dynamodb += started.elapsed();
-        log.dynamodb_calls += 1;
-        let client = found.map_err(|e| store_problem("api-key-lookup", &e))?;
+        let client = log
+            .time_dynamodb(self.store.client_for_key(&digest))
+            .await
+            .map_err(|e| store_problem("api-key-lookup", &e))?;
         self.keys.put(digest, client.clone(), auth::Stamp::now());
         Ok(client)
     }

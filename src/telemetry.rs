@@ -47,6 +47,17 @@ pub struct RequestLog {
     pub dynamodb_calls: u32,
 }
 
+impl RequestLog {
+    /// Awaits one DynamoDB call, adding its time and count to the request's line.
+    pub async fn time_dynamodb<T>(&mut self, call: impl std::future::Future<Output = T>) -> T {
+        let started = std::time::Instant::now();
+        let out = call.await;
+        self.dynamodb += started.elapsed();
+        self.dynamodb_calls += 1;
+        out
+    }
+}
+
 /// The one JSON line per request: the request log (request id, connection id, client id,
 /// status, problem code, latency, DynamoDB latency) and, in the same object, a CloudWatch
 /// Embedded Metric Format record: `Requests`, `Latency` and `DynamoDBLatency`, by

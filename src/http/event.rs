@@ -68,6 +68,9 @@ impl<'a> HeaderValue<'a> {
     }
 }
 
+/// Largest accepted body, in bytes after base64 decoding.
+pub const MAX_BODY_BYTES: usize = 8 * 1024;
+
 /// Why a body could not be read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BodyError {

@@ -2,8 +2,10 @@
 
 use serde::Serialize;
 
+use super::event::{BodyError, MAX_BODY_BYTES};
 use super::response::{PROBLEM_JSON, Response};
-use crate::domain::{FieldError, WRITE_SCOPE};
+use crate::domain::rules::Refusal;
+use crate::domain::{FieldError, PatchError, Precondition, TooManyTags, WRITE_SCOPE};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProblemCode {
@@ -160,6 +162,26 @@ impl Problem {
         }
     }
 
+    // The catalogue: every detail the function says, in the contract's order of checks.
+
+    pub fn no_such_route() -> Self {
+        Self::new(ProblemCode::NotFound, "no such resource")
+    }
+
+    pub fn method_not_allowed() -> Self {
+        Self::new(
+            ProblemCode::MethodNotAllowed,
+            "this resource accepts PATCH only",
+        )
+    }
+
+    pub fn invalid_api_key() -> Self {
+        Self::new(
+            ProblemCode::InvalidApiKey,
+            "the x-api-key header must hold an active API key",
+        )
+    }
+
     pub fn missing_token() -> Self {
         Self {
             bare_challenge: true,
@@ -177,6 +199,24 @@ impl Problem {
         )
     }
 
+    pub fn insufficient_scope() -> Self {
+        Self::new(
+            ProblemCode::InsufficientScope,
+            "the token lacks the connections:write scope",
+        )
+    }
+
+    pub fn not_found() -> Self {
+        Self::new(ProblemCode::NotFound, "no such connection")
+    }
+
+    pub fn unsupported_media_type() -> Self {
+        Self::new(
+            ProblemCode::UnsupportedMediaType,
+            "Content-Type must be application/json or application/merge-patch+json (UTF-8)",
+        )
+    }
+
     pub fn validation(errors: Vec<FieldError>) -> Self {
         let detail = match errors.len() {
             1 => "1 field is invalid".to_owned(),
@@ -190,8 +230,18 @@ impl Problem {
         }
     }
 
-    pub fn not_found() -> Self {
-        Self::new(ProblemCode::NotFound, "no such connection")
+    pub fn precondition_failed() -> Self {
+        Self::new(
+            ProblemCode::PreconditionFailed,
+            "the connection has changed since the ETag in If-Match",
+        )
+    }
+
+    pub fn disconnected() -> Self {
+        Self::new(
+            ProblemCode::ConnectionDisconnected,
+            "the connection is disconnected and can no longer change",
+        )
     }
 
     pub fn internal() -> Self {
@@ -267,6 +317,63 @@ impl Problem {
             ProblemCode::MethodNotAllowed => response.with_header("allow", "PATCH"),
             ProblemCode::Unavailable => response.with_header("retry-after", RETRY_AFTER_SECONDS),
             _ => response,
+        }
+    }
+}
+
+impl From<BodyError> for Problem {
+    fn from(e: BodyError) -> Self {
+        match e {
+            BodyError::TooLarge => Self::new(
+                ProblemCode::PayloadTooLarge,
+                format!("the body must be at most {MAX_BODY_BYTES} bytes"),
+            ),
+            BodyError::InvalidBase64 => {
+                Self::new(ProblemCode::MalformedBody, "the body is not valid base64")
+            }
+        }
+    }
+}
+
+impl From<PatchError> for Problem {
+    fn from(e: PatchError) -> Self {
+        match e {
+            PatchError::Malformed(detail) => Self::new(ProblemCode::MalformedBody, detail),
+            PatchError::Empty => Self::new(
+                ProblemCode::EmptyUpdate,
+                "the body must set at least one of customer_id, email, mobile, status",
+            ),
+            PatchError::Invalid(errors) => Self::validation(errors),
+        }
+    }
+}
+
+/// A header, not a body member, but the same kind of fault: a value the endpoint will not
+/// process, named so that the caller can fix it.
+impl From<TooManyTags> for Problem {
+    fn from(_: TooManyTags) -> Self {
+        let max = Precondition::MAX_TAGS;
+        Self {
+            detail: format!("the If-Match header lists more than {max} entity tags"),
+            ..Self::validation(vec![FieldError {
+                field: "If-Match".into(),
+                message: format!("must list at most {max} entity tags"),
+            }])
+        }
+    }
+}
+
+/// Why the write was refused, as the caller is told. `AlreadyApplied` is a success and
+/// never reaches here; `Unexplained` is logged where it is found.
+impl From<Refusal> for Problem {
+    fn from(refusal: Refusal) -> Self {
+        match refusal {
+            Refusal::NotFound => Self::not_found(),
+            Refusal::InvalidToken => Self::rejected_token(),
+            Refusal::InsufficientScope => Self::insufficient_scope(),
+            Refusal::PreconditionFailed => Self::precondition_failed(),
+            Refusal::Disconnected => Self::disconnected(),
+            Refusal::AlreadyApplied | Refusal::Unexplained => Self::internal(),
         }
     }
 }

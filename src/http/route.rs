@@ -1,7 +1,7 @@
 //! Step 1 of the contract: is this `PATCH /connections/{id}`? And the body's media type.
 
 use super::event::{Event, HeaderValue};
-use super::problem::{Problem, ProblemCode};
+use super::problem::Problem;
 
 /// The raw `{connection_id}`: from the path parameters when API Gateway routed the request,
 /// else from the path, `/connections/{id}` or `/{stage}/connections/{id}`.
@@ -9,14 +9,11 @@ pub fn connection_route(event: &Event) -> Result<&str, Problem> {
     let id = event
         .path_parameter("connection_id")
         .or_else(|| event.path().and_then(id_from_path))
-        .ok_or_else(|| Problem::new(ProblemCode::NotFound, "no such resource"))?;
+        .ok_or_else(Problem::no_such_route)?;
     if event.method() == Some("PATCH") {
         Ok(id)
     } else {
-        Err(Problem::new(
-            ProblemCode::MethodNotAllowed,
-            "this resource accepts PATCH only",
-        ))
+        Err(Problem::method_not_allowed())
     }
 }
 
@@ -32,12 +29,7 @@ fn id_from_path(path: &str) -> Option<&str> {
 /// `application/json` or `application/merge-patch+json`, any case, with parameters; a
 /// charset other than UTF-8 is refused, since JSON is UTF-8 (RFC 8259 §8.1).
 pub fn check_media_type(content_type: HeaderValue<'_>) -> Result<(), Problem> {
-    let unsupported = || {
-        Problem::new(
-            ProblemCode::UnsupportedMediaType,
-            "Content-Type must be application/json or application/merge-patch+json (UTF-8)",
-        )
-    };
+    let unsupported = Problem::unsupported_media_type;
     let value = content_type.single().ok_or_else(unsupported)?;
     let mut parts = value.split(';');
     let essence = parts.next().unwrap_or("").trim();
