@@ -12,6 +12,7 @@ pub mod config;
 pub mod domain;
 pub mod handler;
 pub mod http;
+pub mod schema;
 pub mod store;
 pub mod telemetry;
 

@@ -30,7 +30,7 @@ pub fn new_ulid(now_ms: u64) -> std::io::Result<String> {
 }
 
 fn encode_ulid(value: u128) -> String {
-    const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+    use crate::schema::ULID_ALPHABET as ALPHABET;
     (0..26)
         .rev()
         .map(|i| ALPHABET[((value >> (5 * i)) & 0x1F) as usize] as char)

@@ -6,6 +6,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use serde::Deserialize;
 
 use crate::auth::sha256_hex;
+use crate::schema::{api_key, connection as attr};
 
 /// Demo data, as in `demo/seed.json`: secrets in clear here, hashed when written.
 #[derive(Debug, Clone, Deserialize)]
@@ -66,10 +67,13 @@ pub async fn put_api_key(client: &Client, table: &str, key: &ApiKeySeed) -> Resu
     client
         .put_item()
         .table_name(table)
-        .item("key_sha256", AttributeValue::S(sha256_hex(&key.secret)))
-        .item("client_id", AttributeValue::S(key.client_id.clone()))
-        .item("status", AttributeValue::S(key.status.clone()))
-        .item("created_at", AttributeValue::S(CREATED_AT.into()))
+        .item(
+            api_key::KEY_SHA256,
+            AttributeValue::S(sha256_hex(&key.secret)),
+        )
+        .item(api_key::CLIENT_ID, AttributeValue::S(key.client_id.clone()))
+        .item(api_key::STATUS, AttributeValue::S(key.status.clone()))
+        .item(api_key::CREATED_AT, AttributeValue::S(CREATED_AT.into()))
         .send()
         .await?;
     Ok(())
@@ -83,33 +87,36 @@ pub async fn put_connection(
 ) -> Result<(), BoxError> {
     let s = |v: &str| AttributeValue::S(v.to_owned());
     let mut item: HashMap<String, AttributeValue> = HashMap::from([
-        ("connection_id".into(), s(&c.connection_id)),
-        ("client_id".into(), s(&c.client_id)),
-        ("customer_id".into(), s(&c.customer_id)),
-        ("retailer_id".into(), s(&c.retailer_id)),
-        ("status".into(), s(&c.status)),
-        ("token_sha256".into(), s(&sha256_hex(&c.token))),
-        ("created_at".into(), s(CREATED_AT)),
-        ("updated_at".into(), s(CREATED_AT)),
-        ("version".into(), AttributeValue::N("1".into())),
+        (attr::CONNECTION_ID.into(), s(&c.connection_id)),
+        (attr::CLIENT_ID.into(), s(&c.client_id)),
+        (attr::CUSTOMER_ID.into(), s(&c.customer_id)),
+        (attr::RETAILER_ID.into(), s(&c.retailer_id)),
+        (attr::STATUS.into(), s(&c.status)),
+        (attr::TOKEN_SHA256.into(), s(&sha256_hex(&c.token))),
+        (attr::CREATED_AT.into(), s(CREATED_AT)),
+        (attr::UPDATED_AT.into(), s(CREATED_AT)),
+        (attr::VERSION.into(), AttributeValue::N("1".into())),
     ]);
     if !c.token_scopes.is_empty() {
         item.insert(
-            "token_scopes".into(),
+            attr::TOKEN_SCOPES.into(),
             AttributeValue::Ss(c.token_scopes.clone()),
         );
     }
     if let Some(email) = &c.email {
-        item.insert("email".into(), s(email));
+        item.insert(attr::EMAIL.into(), s(email));
     }
     if let Some(mobile) = &c.mobile {
-        item.insert("mobile".into(), s(mobile));
+        item.insert(attr::MOBILE.into(), s(mobile));
     }
     if let Some(at) = c.token_expires_at {
-        item.insert("token_expires_at".into(), AttributeValue::N(at.to_string()));
+        item.insert(
+            attr::TOKEN_EXPIRES_AT.into(),
+            AttributeValue::N(at.to_string()),
+        );
     }
     if c.status == crate::domain::DISCONNECTED {
-        item.insert("disconnected_at".into(), s(CREATED_AT));
+        item.insert(attr::DISCONNECTED_AT.into(), s(CREATED_AT));
     }
     client
         .put_item()

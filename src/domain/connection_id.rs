@@ -7,7 +7,7 @@ use std::fmt;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConnectionId(String);
 
-const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+use crate::schema::ULID_ALPHABET as ALPHABET;
 
 impl ConnectionId {
     pub fn parse(raw: &str) -> Option<Self> {

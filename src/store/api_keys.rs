@@ -1,6 +1,7 @@
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::{Store, StoreError};
+use crate::schema::api_key as attr;
 
 impl Store {
     /// The client that owns an active API key, by the key's SHA-256; `None` for an unknown
@@ -11,10 +12,10 @@ impl Store {
             .client
             .get_item()
             .table_name(&self.api_keys_table)
-            .key("key_sha256", AttributeValue::S(key_sha256.to_owned()))
+            .key(attr::KEY_SHA256, AttributeValue::S(key_sha256.to_owned()))
             .consistent_read(true)
             .projection_expression("client_id, #status")
-            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#status", attr::STATUS)
             .send()
             .await
             .map_err(|e| StoreError::from_sdk(&e))?;
@@ -22,11 +23,11 @@ impl Store {
             return Ok(None);
         };
         let active = item
-            .get("status")
+            .get(attr::STATUS)
             .and_then(|s| s.as_s().ok())
-            .is_some_and(|s| s == "active");
+            .is_some_and(|s| s == attr::ACTIVE);
         let client_id = item
-            .get("client_id")
+            .get(attr::CLIENT_ID)
             .and_then(|c| c.as_s().ok())
             .filter(|c| !c.is_empty());
         Ok(client_id.filter(|_| active).cloned())

@@ -4,18 +4,11 @@ use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::StoreError;
 use crate::domain::Connection;
+use crate::schema::connection as attr;
 
 pub type Item = HashMap<String, AttributeValue>;
 
-/// The request ids of the latest writes, newest first. Each write shifts them down by one
-/// within the same UpdateItem, so a retried attempt finds its own id even when a few other
-/// writes came between its first attempt and the retry.
-pub const RECENT_REQUEST_IDS: [&str; 4] = [
-    "last_request_id",
-    "previous_request_id_1",
-    "previous_request_id_2",
-    "previous_request_id_3",
-];
+pub use crate::schema::connection::RECENT_REQUEST_IDS;
 
 /// What a refused write found. Another client's item is told apart from the caller's
 /// before anything else in it is read, so a malformed foreign item answers like no item.
@@ -35,7 +28,7 @@ pub fn old_item(item: Option<&Item>, client_id: &str) -> Result<OldItem, StoreEr
     let Some(item) = item else {
         return Ok(OldItem::NotFound);
     };
-    let owner = item.get("client_id").and_then(|v| v.as_s().ok());
+    let owner = item.get(attr::CLIENT_ID).and_then(|v| v.as_s().ok());
     if owner.map(String::as_str) != Some(client_id) {
         return Ok(OldItem::NotFound);
     }
@@ -46,21 +39,21 @@ pub fn old_item(item: Option<&Item>, client_id: &str) -> Result<OldItem, StoreEr
 /// missing required one is an error (the item was not written by this system's rules).
 pub fn connection_from_item(item: &Item) -> Result<Connection, StoreError> {
     Ok(Connection {
-        connection_id: string(item, "connection_id")?,
-        client_id: string(item, "client_id")?,
-        customer_id: string(item, "customer_id")?,
-        retailer_id: string(item, "retailer_id")?,
-        status: string(item, "status")?,
-        email: optional_string(item, "email"),
-        mobile: optional_string(item, "mobile"),
-        token_sha256: string(item, "token_sha256")?,
+        connection_id: string(item, attr::CONNECTION_ID)?,
+        client_id: string(item, attr::CLIENT_ID)?,
+        customer_id: string(item, attr::CUSTOMER_ID)?,
+        retailer_id: string(item, attr::RETAILER_ID)?,
+        status: string(item, attr::STATUS)?,
+        email: optional_string(item, attr::EMAIL),
+        mobile: optional_string(item, attr::MOBILE),
+        token_sha256: string(item, attr::TOKEN_SHA256)?,
         // Only a string set holds scopes, exactly as the write's condition demands
         // (`attribute_type SS`): a string or list of the same words grants nothing.
-        token_scopes: match item.get("token_scopes") {
+        token_scopes: match item.get(attr::TOKEN_SCOPES) {
             Some(AttributeValue::Ss(scopes)) => scopes.clone(),
             _ => Vec::new(),
         },
-        token_expires_at: match item.get("token_expires_at") {
+        token_expires_at: match item.get(attr::TOKEN_EXPIRES_AT) {
             Some(AttributeValue::N(n)) => Some(epoch(n)?),
             _ => None,
         },
@@ -68,7 +61,7 @@ pub fn connection_from_item(item: &Item) -> Result<Connection, StoreError> {
             .iter()
             .filter_map(|name| optional_string(item, name))
             .collect(),
-        version: match item.get("version") {
+        version: match item.get(attr::VERSION) {
             Some(AttributeValue::N(n)) => n
                 .parse()
                 .map_err(|_| StoreError::MalformedItem("version"))?,

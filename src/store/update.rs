@@ -11,6 +11,7 @@ use crate::domain::rules::Caller;
 use crate::domain::{
     Change, Connection, ConnectionId, DISCONNECTED, Patch, Precondition, WRITE_SCOPE,
 };
+use crate::schema::connection as attr;
 
 pub struct UpdateRequest<'a> {
     pub id: &'a ConnectionId,
@@ -68,13 +69,13 @@ fn n(v: u64) -> AttributeValue {
 pub fn expressions(req: &UpdateRequest<'_>) -> Expressions {
     let mut e = Expressions::default();
 
-    let id = e.name("connection_id");
-    let client = e.name("client_id");
-    let token = e.name("token_sha256");
-    let scopes = e.name("token_scopes");
-    let expires = e.name("token_expires_at");
-    let status = e.name("status");
-    let version = e.name("version");
+    let id = e.name(attr::CONNECTION_ID);
+    let client = e.name(attr::CLIENT_ID);
+    let token = e.name(attr::TOKEN_SHA256);
+    let scopes = e.name(attr::TOKEN_SCOPES);
+    let expires = e.name(attr::TOKEN_EXPIRES_AT);
+    let status = e.name(attr::STATUS);
+    let version = e.name(attr::VERSION);
     let recent: Vec<String> = RECENT_REQUEST_IDS.iter().map(|a| e.name(a)).collect();
     e.value(":request_id", s(req.request_id));
     e.value(":client", s(&req.caller.client_id));
@@ -113,7 +114,7 @@ pub fn expressions(req: &UpdateRequest<'_>) -> Expressions {
         }
     }
 
-    let updated_at = e.name("updated_at");
+    let updated_at = e.name(attr::UPDATED_AT);
     e.value(":now", s(req.now_rfc3339));
     e.value(":zero", n(0));
     e.value(":one", n(1));
@@ -132,13 +133,13 @@ pub fn expressions(req: &UpdateRequest<'_>) -> Expressions {
     }
     let mut remove = Vec::new();
     if let Some(customer_id) = &req.patch.customer_id {
-        let name = e.name("customer_id");
+        let name = e.name(attr::CUSTOMER_ID);
         e.value(":customer_id", s(customer_id.as_str()));
         set.push(format!("{name} = :customer_id"));
     }
     for (attribute, change) in [
-        ("email", req.patch.email.as_ref().map(|v| v.as_str())),
-        ("mobile", req.patch.mobile.as_ref().map(|v| v.as_str())),
+        (attr::EMAIL, req.patch.email.as_ref().map(|v| v.as_str())),
+        (attr::MOBILE, req.patch.mobile.as_ref().map(|v| v.as_str())),
     ] {
         match change {
             Change::Keep => {}
@@ -152,7 +153,7 @@ pub fn expressions(req: &UpdateRequest<'_>) -> Expressions {
         }
     }
     if req.patch.disconnect {
-        let disconnected_at = e.name("disconnected_at");
+        let disconnected_at = e.name(attr::DISCONNECTED_AT);
         set.push(format!("{status} = :disconnected"));
         set.push(format!("{disconnected_at} = :now"));
     }
@@ -176,7 +177,7 @@ impl Store {
             .client
             .update_item()
             .table_name(&self.connections_table)
-            .key("connection_id", s(req.id.as_str()))
+            .key(attr::CONNECTION_ID, s(req.id.as_str()))
             .condition_expression(e.condition)
             .update_expression(e.update)
             .set_expression_attribute_names(Some(e.names))

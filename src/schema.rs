@@ -1,0 +1,49 @@
+//! The two tables as stored: attribute names and stored values, in one place for the
+//! function (`store`), the operator tooling (`admin`) and the tests. `template.yaml`
+//! defines the keys; `docs/contract.md` describes every attribute.
+
+pub use crate::domain::{DISCONNECTED, WRITE_SCOPE};
+
+/// Crockford's base32, the alphabet of ULIDs (no I, L, O, U).
+pub const ULID_ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+/// The connections table: one item per connection, key `connection_id`.
+pub mod connection {
+    pub const CONNECTION_ID: &str = "connection_id";
+    pub const CLIENT_ID: &str = "client_id";
+    pub const CUSTOMER_ID: &str = "customer_id";
+    pub const RETAILER_ID: &str = "retailer_id";
+    pub const STATUS: &str = "status";
+    pub const EMAIL: &str = "email";
+    pub const MOBILE: &str = "mobile";
+    pub const TOKEN_SHA256: &str = "token_sha256";
+    /// A string set; nothing else counts as scopes.
+    pub const TOKEN_SCOPES: &str = "token_scopes";
+    /// Epoch seconds; absent means the token does not expire.
+    pub const TOKEN_EXPIRES_AT: &str = "token_expires_at";
+    pub const CREATED_AT: &str = "created_at";
+    pub const UPDATED_AT: &str = "updated_at";
+    pub const DISCONNECTED_AT: &str = "disconnected_at";
+    /// +1 on every write; the ETag.
+    pub const VERSION: &str = "version";
+    /// The Lambda request ids of the latest writes, newest first. Each write shifts them
+    /// down by one within the same UpdateItem, so a retried attempt finds its own id even
+    /// when a few other writes came between its first attempt and the retry.
+    pub const RECENT_REQUEST_IDS: [&str; 4] = [
+        "last_request_id",
+        "previous_request_id_1",
+        "previous_request_id_2",
+        "previous_request_id_3",
+    ];
+    pub const STATUSES: [&str; 4] = ["initialized", "unauthenticated", "active", "disconnected"];
+}
+
+/// The API keys table: one item per key, key `key_sha256`.
+pub mod api_key {
+    pub const KEY_SHA256: &str = "key_sha256";
+    pub const CLIENT_ID: &str = "client_id";
+    pub const STATUS: &str = "status";
+    pub const CREATED_AT: &str = "created_at";
+    pub const ACTIVE: &str = "active";
+    pub const REVOKED: &str = "revoked";
+}
