@@ -7,7 +7,9 @@ use std::time::Duration;
 use aws_sdk_dynamodb::Client;
 use aws_smithy_http_client::test_util::infallible_client_fn;
 use criterion::{Criterion, criterion_group, criterion_main};
+use update_connection::clock::{self, Now};
 use update_connection::store::{Store, dynamodb_client_at};
+use update_connection::telemetry::{Outcome, RequestLine, RequestLog};
 use update_connection::{App, Config, Event};
 
 // As in src/main.rs: the bench measures the allocator the function runs with.
@@ -108,5 +110,51 @@ fn request_path(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, request_path);
+/// The request line as it was formatted by hand before it became a `#[derive(Serialize)]`
+/// struct: the baseline the derived line is measured against.
+fn hand_formatted_line(emf: &str, log: &RequestLog, outcome: Outcome<'_>, now: &Now) -> String {
+    let text = |v: Option<&str>| serde_json::to_string(&v).unwrap_or_else(|_| "null".into());
+    let latency = outcome.latency.as_secs_f64() * 1e3;
+    let dynamodb = log.dynamodb.as_secs_f64() * 1e3;
+    let code = outcome.problem.unwrap_or("ok");
+    format!(
+        r#"{{"timestamp":"{ts}","message":"request","request_id":{rid},"connection_id":{cid},"client_id":{client},"status":{status},"problem_code":{problem},"latency_ms":{latency:.3},"dynamodb_latency_ms":{dynamodb:.3},"dynamodb_calls":{calls},"Outcome":"{code}","Latency":{latency:.3},"DynamoDBLatency":{dynamodb:.3},{emf}{ms}}}}}"#,
+        ts = now.rfc3339,
+        rid = text(Some(outcome.request_id)),
+        cid = text(log.connection_id.as_deref()),
+        client = text(log.client_id.as_deref()),
+        status = outcome.status,
+        problem = text(outcome.problem),
+        calls = log.dynamodb_calls,
+        ms = now.epoch_ms(),
+    )
+}
+
+fn request_line(c: &mut Criterion) {
+    let emf = r#""FunctionName":"update-connection","Requests":1,"_aws":{"CloudWatchMetrics":[{"Namespace":"UpdateConnection","Dimensions":[["FunctionName"],["FunctionName","Outcome"]],"Metrics":[{"Name":"Requests","Unit":"Count"},{"Name":"Latency","Unit":"Milliseconds"},{"Name":"DynamoDBLatency","Unit":"Milliseconds"}]}],"Timestamp":"#;
+    let line = RequestLine::for_function("update-connection");
+    let log = RequestLog {
+        connection_id: Some("01J51S0JYV6N7K1030CV1ZKSCB".into()),
+        client_id: Some("client-demo".into()),
+        dynamodb: Duration::from_micros(2_345),
+        dynamodb_calls: 1,
+    };
+    let outcome = Outcome {
+        request_id: "c6af9ac6-7b61-11e6-9a41-93e8deadbeef",
+        status: 200,
+        problem: None,
+        latency: Duration::from_micros(2_901),
+    };
+    let now = clock::at(1_795_938_257, 112);
+    let mut group = c.benchmark_group("request_line");
+    group.bench_function("derived_serialize", |b| {
+        b.iter(|| line.line(&log, outcome, &now))
+    });
+    group.bench_function("hand_formatted_baseline", |b| {
+        b.iter(|| hand_formatted_line(emf, &log, outcome, &now))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, request_path, request_line);
 criterion_main!(benches);

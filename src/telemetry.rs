@@ -6,6 +6,8 @@
 
 use std::time::Duration;
 
+use serde::Serialize;
+
 use tracing::Level;
 use tracing::level_filters::LevelFilter;
 use tracing_subscriber::filter::Targets;
@@ -67,8 +69,7 @@ impl RequestLog {
 /// metrics); the `tracing` logs (warnings, errors) keep their levels.
 #[derive(Debug, Clone)]
 pub struct RequestLine {
-    /// The EMF metadata and function name, formatted once at init.
-    emf: String,
+    function_name: String,
     /// Off only for in-process tests, whose stdout the test harness cannot capture.
     enabled: bool,
 }
@@ -84,6 +85,81 @@ pub struct Outcome<'a> {
     pub latency: Duration,
 }
 
+/// The line as written. Member names are the log's (snake case) and the metrics' (EMF's
+/// names, capitalised as CloudWatch shows them).
+#[derive(Serialize)]
+struct Line<'a> {
+    timestamp: &'a str,
+    message: &'static str,
+    request_id: &'a str,
+    connection_id: Option<&'a str>,
+    client_id: Option<&'a str>,
+    status: u16,
+    problem_code: Option<&'a str>,
+    latency_ms: f64,
+    dynamodb_latency_ms: f64,
+    dynamodb_calls: u32,
+    #[serde(rename = "Outcome")]
+    outcome: &'a str,
+    #[serde(rename = "Latency")]
+    latency: f64,
+    #[serde(rename = "DynamoDBLatency")]
+    dynamodb_latency: f64,
+    #[serde(rename = "FunctionName")]
+    function_name: &'a str,
+    #[serde(rename = "Requests")]
+    requests: u8,
+    _aws: Aws,
+}
+
+#[derive(Serialize)]
+struct Aws {
+    #[serde(rename = "CloudWatchMetrics")]
+    cloudwatch_metrics: [&'static Directive; 1],
+    #[serde(rename = "Timestamp")]
+    timestamp: u64,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct Directive {
+    namespace: &'static str,
+    dimensions: [&'static [&'static str]; 2],
+    metrics: [Metric; 3],
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct Metric {
+    name: &'static str,
+    unit: &'static str,
+}
+
+/// The metrics and dimensions every line declares.
+static DIRECTIVE: Directive = Directive {
+    namespace: METRICS_NAMESPACE,
+    dimensions: [&["FunctionName"], &["FunctionName", "Outcome"]],
+    metrics: [
+        Metric {
+            name: "Requests",
+            unit: "Count",
+        },
+        Metric {
+            name: "Latency",
+            unit: "Milliseconds",
+        },
+        Metric {
+            name: "DynamoDBLatency",
+            unit: "Milliseconds",
+        },
+    ],
+};
+
+/// Milliseconds, to the microsecond.
+fn millis(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1e6).round() / 1e3
+}
+
 impl RequestLine {
     pub fn from_env() -> Self {
         Self::for_function(
@@ -93,33 +169,51 @@ impl RequestLine {
     }
 
     pub fn for_function(name: &str) -> Self {
-        let name = serde_json::to_string(name).unwrap_or_else(|_| "\"update-connection\"".into());
         Self {
+            function_name: name.to_owned(),
             enabled: true,
-            emf: format!(
-                r#""FunctionName":{name},"Requests":1,"_aws":{{"CloudWatchMetrics":[{{"Namespace":"{METRICS_NAMESPACE}","Dimensions":[["FunctionName"],["FunctionName","Outcome"]],"Metrics":[{{"Name":"Requests","Unit":"Count"}},{{"Name":"Latency","Unit":"Milliseconds"}},{{"Name":"DynamoDBLatency","Unit":"Milliseconds"}}]}}],"Timestamp":"#
-            ),
         }
     }
 
+    fn write(
+        &self,
+        out: impl std::io::Write,
+        log: &RequestLog,
+        outcome: Outcome<'_>,
+        now: &crate::clock::Now,
+    ) -> serde_json::Result<()> {
+        let latency = millis(outcome.latency);
+        let dynamodb_latency = millis(log.dynamodb);
+        let line = Line {
+            timestamp: &now.rfc3339,
+            message: "request",
+            request_id: outcome.request_id,
+            connection_id: log.connection_id.as_deref(),
+            client_id: log.client_id.as_deref(),
+            status: outcome.status,
+            problem_code: outcome.problem,
+            latency_ms: latency,
+            dynamodb_latency_ms: dynamodb_latency,
+            dynamodb_calls: log.dynamodb_calls,
+            outcome: outcome.problem.unwrap_or("ok"),
+            latency,
+            dynamodb_latency,
+            function_name: &self.function_name,
+            requests: 1,
+            _aws: Aws {
+                cloudwatch_metrics: [&DIRECTIVE],
+                timestamp: now.epoch_ms(),
+            },
+        };
+        serde_json::to_writer(out, &line)
+    }
+
+    /// The line, without its newline.
     pub fn line(&self, log: &RequestLog, outcome: Outcome<'_>, now: &crate::clock::Now) -> String {
-        let text = |v: Option<&str>| serde_json::to_string(&v).unwrap_or_else(|_| "null".into());
-        let latency = outcome.latency.as_secs_f64() * 1e3;
-        let dynamodb = log.dynamodb.as_secs_f64() * 1e3;
-        // Problem codes and "ok" are plain ASCII: no escaping needed.
-        let code = outcome.problem.unwrap_or("ok");
-        format!(
-            r#"{{"timestamp":"{ts}","message":"request","request_id":{rid},"connection_id":{cid},"client_id":{client},"status":{status},"problem_code":{problem},"latency_ms":{latency:.3},"dynamodb_latency_ms":{dynamodb:.3},"dynamodb_calls":{calls},"Outcome":"{code}","Latency":{latency:.3},"DynamoDBLatency":{dynamodb:.3},{emf}{ms}}}}}"#,
-            ts = now.rfc3339,
-            rid = text(Some(outcome.request_id)),
-            cid = text(log.connection_id.as_deref()),
-            client = text(log.client_id.as_deref()),
-            status = outcome.status,
-            problem = text(outcome.problem),
-            calls = log.dynamodb_calls,
-            emf = self.emf,
-            ms = now.epoch_ms(),
-        )
+        let mut out = Vec::with_capacity(640);
+        // Writing to a Vec cannot fail, and every member serialises.
+        let _ = self.write(&mut out, log, outcome, now);
+        String::from_utf8(out).unwrap_or_default()
     }
 
     pub fn silenced(self) -> Self {
@@ -133,10 +227,17 @@ impl RequestLine {
         if !self.enabled {
             return;
         }
-        let line = self.line(log, outcome, &crate::clock::now());
-        use std::io::Write;
-        // A lost log line must not fail the request.
-        let _ = writeln!(std::io::stdout().lock(), "{line}");
+        let mut line = Vec::with_capacity(640);
+        if self
+            .write(&mut line, log, outcome, &crate::clock::now())
+            .is_ok()
+        {
+            line.push(b'\n');
+            use std::io::Write;
+            // One write, so lines from one process never interleave; a lost log line must
+            // not fail the request.
+            let _ = std::io::stdout().lock().write_all(&line);
+        }
     }
 }
 

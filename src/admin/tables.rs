@@ -81,7 +81,7 @@ pub async fn create_tables(
             .iter()
             .find(|t| t.logical_id == logical_id)
             .ok_or_else(|| format!("template.yaml has no {logical_id}"))?;
-        client
+        let created = client
             .create_table()
             .table_name(name)
             .billing_mode(BillingMode::PayPerRequest)
@@ -98,7 +98,16 @@ pub async fn create_tables(
                     .build()?,
             )
             .send()
-            .await?;
+            .await;
+        match created {
+            Ok(_) => {}
+            // Already there: a second run, or the SDK retried an attempt whose answer was
+            // slow (a loaded machine) after the first one had created it.
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_resource_in_use_exception()) => {}
+            Err(e) => return Err(e.into()),
+        }
     }
     Ok(())
 }
