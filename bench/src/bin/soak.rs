@@ -3,7 +3,7 @@
 //! table afterwards are checked against a model of the contract.
 //!
 //!   soak --bin FUNCTION --admin CONNECTIONS_ADMIN [--processes 4] [--requests 10000]
-//!        [--hot-rounds 150] [--seed 7]
+//!        [--hot-rounds 150] [--seed 7] [--show 20 (violations printed)]
 //!
 //! Two phases. Mixed: random requests on 64 connections, one in ten a client retry of the
 //! previous one. Hot: every process sends, at the same moment, a write with `If-Match` at
@@ -692,7 +692,15 @@ fn main() {
 
     let mut disconnected = 0;
     let mut writes = 0;
-    let mut disconnects: BTreeMap<String, SystemTime> = BTreeMap::new();
+    // When each connection's first answered disconnect was sent: its write came after.
+    let mut disconnects: BTreeMap<&str, SystemTime> = BTreeMap::new();
+    for o in outcomes
+        .iter()
+        .filter(|o| o.status == 200 && o.answer["status"] == "disconnected")
+    {
+        let sent = disconnects.entry(&o.connection).or_insert(o.sent);
+        *sent = (*sent).min(o.sent);
+    }
     let seeds = (0..CONNECTIONS)
         .map(|i| {
             (
@@ -707,10 +715,7 @@ fn main() {
             continue;
         };
         writes += state.version - 1;
-        if let Some((sent, _)) = state.disconnected {
-            disconnected += 1;
-            disconnects.insert(cid, sent);
-        }
+        disconnected += usize::from(state.disconnected.is_some());
     }
     if let Some((cid, _)) = accepted.iter().next() {
         violations.push(format!("{cid}: answered 200, but it is not the caller's"));
@@ -718,7 +723,7 @@ fn main() {
     // A 409 only once a disconnect of that connection was on its way.
     for o in outcomes.iter().filter(|o| o.status == 409) {
         if disconnects
-            .get(&o.connection)
+            .get(o.connection.as_str())
             .is_none_or(|sent| *sent > o.answered)
         {
             violations.push(format!(
@@ -773,7 +778,10 @@ fn main() {
         "violations": violations.len(),
     });
     println!("{}", serde_json::to_string_pretty(&summary).unwrap());
-    for v in violations.iter().take(20) {
+    let show: usize = flag(&args, "--show")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20);
+    for v in violations.iter().take(show) {
         eprintln!("violation: {v}");
     }
     if !violations.is_empty() {
