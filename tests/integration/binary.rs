@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 use tokio::io::AsyncReadExt;
 use tokio::process::{Child, Command};
 
+use crate::fault_proxy::{FaultProxy, Mode};
 use crate::runtime_api::RuntimeApi;
 use crate::support::*;
 
@@ -191,6 +192,55 @@ async fn serves_events_and_logs_one_clean_line_per_request() {
     for secret in secrets {
         assert!(
             !logs.contains(&secret),
+            "{secret:?} appears in the logs:\n{logs}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unavailable_database_logs_one_request_line_and_a_clean_warning() {
+    let f = Fixture::new().await;
+    let proxy = FaultProxy::start(endpoint()).await;
+    let api = RuntimeApi::start().await;
+    let mut cmd = function(&api, &f.connections, &f.api_keys);
+    cmd.env("AWS_ENDPOINT_URL_DYNAMODB", &proxy.endpoint);
+    let child = cmd.spawn().expect("start the function");
+
+    // Healthy first, so the key is cached and the 503 comes from the write itself.
+    let response = api
+        .invoke("warm", patch(ACTIVE_B, r#"{"customer_id":"warm"}"#))
+        .await
+        .unwrap();
+    assert_eq!(response["statusCode"], 200, "{response}");
+    proxy.set(Mode::Down);
+    let email = "hidden.person@example.com";
+    let mobile = "+447700900555";
+    let body = json!({"email": email, "mobile": mobile}).to_string();
+    let response = api.invoke("down", patch(ACTIVE_B, &body)).await.unwrap();
+    let logs = output(child).await;
+    assert_eq!(response["statusCode"], 503, "{response}\nlogs:\n{logs}");
+
+    let lines: Vec<Value> = logs
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .collect();
+    let request_lines: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l["message"] == "request" && l["request_id"] == "down")
+        .collect();
+    assert_eq!(request_lines.len(), 1, "one request line:\n{logs}");
+    assert_eq!(request_lines[0]["status"], 503);
+    assert_eq!(request_lines[0]["problem_code"], "unavailable");
+    let warnings: Vec<&Value> = lines.iter().filter(|l| l["level"] == "WARN").collect();
+    assert!(
+        warnings
+            .iter()
+            .any(|l| l["message"] == "dynamodb unavailable" && l["call"] == "update"),
+        "no warning for the failed write:\n{logs}"
+    );
+    for secret in [KEY, &token(ACTIVE_B), email, mobile] {
+        assert!(
+            !logs.contains(secret),
             "{secret:?} appears in the logs:\n{logs}"
         );
     }

@@ -74,7 +74,8 @@ async fn http_api_v2_and_function_url() {
 
     let mut event = v2(ACTIVE_B, true, &format!("/connections/{ACTIVE_B}"), "{}");
     event["requestContext"]["http"]["method"] = json!("GET");
-    f.refused(event, 405, "method-not-allowed").await;
+    let reply = f.refused(event, 405, "method-not-allowed").await;
+    assert_eq!(reply.raw["headers"]["allow"], "PATCH", "{}", reply.raw);
 }
 
 #[tokio::test]

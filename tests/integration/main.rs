@@ -1,9 +1,11 @@
 //! The contract, proven against Amazon DynamoDB Local: every numbered step and every row
 //! of the error table, each checking the response and the table afterwards.
 
+mod accepted_writes;
 mod binary;
 mod contract_auth;
 mod contract_body;
+mod contract_edges;
 mod contract_write;
 mod event_sources;
 mod events_replay;

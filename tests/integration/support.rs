@@ -294,6 +294,135 @@ impl Fixture {
     }
 }
 
+impl Fixture {
+    /// Sends a request that must be accepted, and checks the whole table afterwards: the
+    /// connection equals its old self with exactly the changes `body` asks for plus the
+    /// write's own bookkeeping, every member compared; every other item is unchanged. The
+    /// answer must show the stored connection.
+    pub async fn accepted(&self, id: &str, body: &Value, event: Value) -> Reply {
+        let before = self.snapshot().await;
+        let started = update_connection::clock::now().rfc3339;
+        let reply = self.send(event).await;
+        let finished = update_connection::clock::now().rfc3339;
+        assert_eq!(reply.status, 200, "{body}: {}", reply.body);
+        let after = self.snapshot().await;
+
+        let old = find(&before, id).unwrap_or_else(|| panic!("{id} was not in the table"));
+        let new = find(&after, id).unwrap_or_else(|| panic!("{id} is gone after {body}"));
+        let updated_at = s(new, "updated_at");
+        assert!(
+            started <= updated_at && updated_at <= finished,
+            "{body}: updated_at {updated_at} is not the time of the write ({started}..{finished})"
+        );
+        let expected = expected_write(old, body, &reply.request_id, &updated_at);
+        assert!(
+            *new == expected,
+            "{body} on {id}: the item is not the old one with exactly the asked changes\n{}",
+            diff(&expected, new)
+        );
+        let others = |items: &[Item]| -> Vec<Item> {
+            items
+                .iter()
+                .filter(|i| s(i, "connection_id") != id)
+                .cloned()
+                .collect()
+        };
+        assert_eq!(
+            others(&after),
+            others(&before),
+            "{body}: another item changed"
+        );
+
+        assert_eq!(
+            reply.body,
+            view(new),
+            "{body}: the answer is not the stored connection"
+        );
+        assert_eq!(
+            reply.header("etag"),
+            Some(format!("\"{}\"", n(new, "version")).as_str())
+        );
+        reply
+    }
+}
+
+fn find<'a>(items: &'a [Item], id: &str) -> Option<&'a Item> {
+    items.iter().find(|i| s(i, "connection_id") == id)
+}
+
+/// The contract's model of one accepted write, built from the body alone: a string sets the
+/// member, `null` removes `email`/`mobile` and leaves `customer_id`/`status`, `"disconnected"`
+/// also stamps `disconnected_at`; `updated_at`, `version + 1` and the recent request ids
+/// (newest first, shifted by one, an empty slot taking this request's id) always change.
+pub fn expected_write(old: &Item, body: &Value, request_id: &str, now: &str) -> Item {
+    let mut item = old.clone();
+    let text = |v: &str| AttributeValue::S(v.to_owned());
+    for (member, value) in body.as_object().expect("a JSON object body") {
+        match (member.as_str(), value) {
+            ("customer_id" | "status", Value::Null) => {}
+            ("email" | "mobile", Value::Null) => {
+                item.remove(member);
+            }
+            ("status", Value::String(v)) => {
+                assert_eq!(v, "disconnected", "the model knows no other status");
+                item.insert("status".into(), text(v));
+                item.insert("disconnected_at".into(), text(now));
+            }
+            (_, Value::String(v)) => {
+                item.insert(member.clone(), text(v));
+            }
+            other => panic!("the model has no rule for {other:?}"),
+        }
+    }
+    item.insert("updated_at".into(), text(now));
+    item.insert(
+        "version".into(),
+        AttributeValue::N((n(old, "version") + 1).to_string()),
+    );
+    let recent = update_connection::store::RECENT_REQUEST_IDS;
+    for pair in recent.windows(2) {
+        let shifted = old
+            .get(pair[0])
+            .cloned()
+            .unwrap_or_else(|| text(request_id));
+        item.insert(pair[1].into(), shifted);
+    }
+    item.insert(recent[0].into(), text(request_id));
+    item
+}
+
+/// The six members a 200 shows, read from a stored item.
+pub fn view(item: &Item) -> Value {
+    let optional = |name: &str| item.get(name).map_or(Value::Null, |_| json!(s(item, name)));
+    json!({
+        "connection_id": s(item, "connection_id"),
+        "customer_id": s(item, "customer_id"),
+        "retailer_id": s(item, "retailer_id"),
+        "status": s(item, "status"),
+        "email": optional("email"),
+        "mobile": optional("mobile"),
+    })
+}
+
+/// Member by member, what differs between two items.
+pub fn diff(expected: &Item, actual: &Item) -> String {
+    let mut names: Vec<&String> = expected.keys().chain(actual.keys()).collect();
+    names.sort();
+    names.dedup();
+    names
+        .into_iter()
+        .filter(|name| expected.get(*name) != actual.get(*name))
+        .map(|name| {
+            format!(
+                "  {name}: expected {:?}, found {:?}",
+                expected.get(name),
+                actual.get(name)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 pub fn s(item: &Item, name: &str) -> String {
     item.get(name)
         .and_then(|v| v.as_s().ok())
@@ -318,7 +447,8 @@ pub struct Reply {
 }
 
 impl Reply {
-    fn from_lambda(raw: Value, request_id: String) -> Self {
+    /// Reads what the function returned for one event, as the runtime would post it.
+    pub fn from_lambda(raw: Value, request_id: String) -> Self {
         let status = raw["statusCode"].as_u64().expect("statusCode") as u16;
         let mut headers = HashMap::new();
         if let Some(map) = raw["headers"].as_object() {

@@ -2,14 +2,29 @@
 //! shared set of connections in DynamoDB Local with mixed requests; every answer and the
 //! table afterwards are checked against a model of the contract.
 //!
-//!   soak --bin FUNCTION --admin CONNECTIONS_ADMIN [--processes 4] [--requests 10000] [--seed 7]
+//!   soak --bin FUNCTION --admin CONNECTIONS_ADMIN [--processes 4] [--requests 10000]
+//!        [--hot-rounds 150] [--seed 7] [--show 20 (violations printed)]
+//!
+//! Two phases. Mixed: random requests on 64 connections, one in ten a client retry of the
+//! previous one. Hot: every process sends, at the same moment, a write with `If-Match` at
+//! the current version of one of a few connections; exactly one may win.
+//!
+//! The model replays each connection's accepted writes in version order from its seed:
+//! every version above 1 has exactly one writer (the request whose body, applied to the
+//! version before, gives what it answered); any other answer at that version must be a
+//! retry the contract answers without writing (disconnected, every value already stored).
+//! Every 200 must show the replayed connection, and the final item must equal the replay
+//! in every member, including the request ids of the last writes and the timestamps
+//! (within the writer's send/answer window). A 409 needs a disconnect sent before it was
+//! answered; an accepted write with `If-Match: "k"` must have written version k+1.
 //!
 //! The environment names the tables and the endpoint (as for the function). Exits 1 on any
 //! violation. Bounded: a fixed number of requests, each answered within 30 s.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
-use std::time::Instant;
+use std::sync::{Barrier, Mutex};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
 use update_connection_bench::{RuntimeApi, flag, spawn, stop};
@@ -18,6 +33,15 @@ const KEY: &str = "soak-key-a";
 const RIVAL_KEY: &str = "soak-key-rival";
 const CONNECTIONS: usize = 64;
 const RIVALS: usize = 4;
+const HOT: usize = 3;
+const CREATED_AT: &str = "2026-01-01T00:00:00.000Z";
+/// Where the item keeps the request ids of its last writes, newest first.
+const RECENT: [&str; 4] = [
+    "last_request_id",
+    "previous_request_id_1",
+    "previous_request_id_2",
+    "previous_request_id_3",
+];
 const STATUSES: [&str; 3] = ["active", "initialized", "unauthenticated"];
 
 fn id(i: usize) -> String {
@@ -28,6 +52,10 @@ fn rival_id(i: usize) -> String {
     format!("01JRVAR{i:019}")
 }
 
+fn hot_id(i: usize) -> String {
+    format!("01JH0TC{i:019}")
+}
+
 fn seed() -> Value {
     let mut connections = Vec::new();
     for i in 0..CONNECTIONS {
@@ -35,6 +63,13 @@ fn seed() -> Value {
             "connection_id": id(i), "client_id": "client-soak", "customer_id": format!("customer-{i}"),
             "retailer_id": "01J7SC0NN73R6F5VVSP3ZKPDA3", "status": STATUSES[i % 3], "email": null, "mobile": null,
             "token": format!("soak-token-{i}"), "token_scopes": ["connections:write"], "token_expires_at": null
+        }));
+    }
+    for i in 0..HOT {
+        connections.push(json!({
+            "connection_id": hot_id(i), "client_id": "client-soak", "customer_id": format!("hot-{i}"),
+            "retailer_id": "01J7SC0NN73R6F5VVSP3ZKPDA3", "status": "active", "email": null, "mobile": null,
+            "token": format!("soak-hot-token-{i}"), "token_scopes": ["connections:write"], "token_expires_at": null
         }));
     }
     for i in 0..RIVALS {
@@ -77,6 +112,7 @@ enum Kind {
     StaleIfMatch,
     InvalidBody,
     MalformedBody,
+    HotWrite,
 }
 
 impl Kind {
@@ -89,6 +125,7 @@ impl Kind {
             Kind::StaleIfMatch => &[412],
             Kind::InvalidBody => &[422],
             Kind::MalformedBody => &[400],
+            Kind::HotWrite => &[200, 412],
         }
     }
 }
@@ -98,6 +135,7 @@ struct Request {
     kind: Kind,
     connection: String,
     body: Value,
+    if_match: Option<u64>,
     event: Vec<u8>,
 }
 
@@ -120,7 +158,8 @@ fn make(rng: &mut Rng) -> Request {
     let token = format!("soak-token-{i}");
     let roll = rng.below(100);
     let (kind, body, key, token, if_match, connection) = match roll {
-        0..4 => (
+        // Rare, so that most connections take many writes before they end.
+        0..1 => (
             Kind::Disconnect,
             json!({"status": "disconnected"}),
             KEY,
@@ -128,7 +167,7 @@ fn make(rng: &mut Rng) -> Request {
             None,
             connection,
         ),
-        4..50 => {
+        1..50 => {
             let body = match rng.below(4) {
                 0 => json!({"email": format!("user{}@example.com", rng.below(1000))}),
                 1 => json!({"mobile": format!("+1415555{:04}", rng.below(10_000))}),
@@ -197,55 +236,379 @@ fn make(rng: &mut Rng) -> Request {
     Request {
         kind,
         event: event(&connection, key, &token, &text, if_match),
+        if_match: if_match.and_then(|t| t.trim_matches('"').parse().ok()),
         connection,
         body,
     }
 }
 
 struct Outcome {
+    request_id: String,
     kind: Kind,
     connection: String,
     body: Value,
+    if_match: Option<u64>,
     status: u16,
-    response: Value,
+    /// The answer's body (the connection on a 200).
+    answer: Value,
+    etag: Option<u64>,
     retry: bool,
+    sent: SystemTime,
+    answered: SystemTime,
+    /// Hot phase: the round this request belonged to.
+    round: Option<usize>,
 }
 
-fn drive(bin: &str, requests: usize, seed: u64, worker: usize) -> Vec<Outcome> {
+fn send(api: &RuntimeApi, request_id: String, request: &Request, retry: bool) -> Outcome {
+    let sent = SystemTime::now();
+    let (_, _, response) = api.call(&request_id, &request.event);
+    let answered = SystemTime::now();
+    Outcome {
+        request_id,
+        kind: request.kind,
+        connection: request.connection.clone(),
+        body: request.body.clone(),
+        if_match: request.if_match,
+        status: response["statusCode"].as_u64().unwrap_or(0) as u16,
+        answer: serde_json::from_str(response["body"].as_str().unwrap_or("null"))
+            .unwrap_or(Value::Null),
+        etag: response["headers"]["etag"]
+            .as_str()
+            .and_then(|t| t.trim_matches('"').parse().ok()),
+        retry,
+        sent,
+        answered,
+        round: None,
+    }
+}
+
+/// What the hot phase shares between the processes' drivers: the current version of each
+/// hot connection, as the round's winner answered it.
+struct Hot {
+    rounds: usize,
+    start: Barrier,
+    done: Barrier,
+    versions: Mutex<Vec<u64>>,
+}
+
+fn hot_body(worker: usize, round: usize) -> Value {
+    match (worker + round) % 4 {
+        0 => json!({"email": format!("hot{worker}-{round}@example.com")}),
+        1 => json!({"mobile": format!("+1415556{worker}{:03}", round % 1000)}),
+        2 => json!({"email": null, "customer_id": format!("hot-{worker}-{round}")}),
+        _ => json!({"mobile": null}),
+    }
+}
+
+fn drive(bin: &str, requests: usize, seed: u64, worker: usize, hot: &Hot) -> Vec<Outcome> {
     let api = RuntimeApi::start();
     let (child, _) = spawn(bin, &api);
     let mut rng = Rng(seed
         .wrapping_mul(0x9E37_79B9_7F4A_7C15)
         .wrapping_add(worker as u64 + 1));
     let mut previous: Option<Request> = None;
-    let mut out = Vec::with_capacity(requests);
+    let mut out = Vec::with_capacity(requests + hot.rounds);
     for n in 0..requests {
         // One request in ten repeats this worker's previous one: a client retry.
         let (request, retry) = match (&previous, rng.below(10)) {
             (Some(p), 0) => (p.clone(), true),
             _ => (make(&mut rng), false),
         };
-        let (_, _, response) = api.call(&format!("w{worker}-{n}"), &request.event);
-        let status = response["statusCode"].as_u64().unwrap_or(0) as u16;
-        out.push(Outcome {
-            kind: request.kind,
-            connection: request.connection.clone(),
-            body: request.body.clone(),
-            status,
-            response,
-            retry,
-        });
+        out.push(send(&api, format!("w{worker}-{n}"), &request, retry));
         previous = Some(request);
+    }
+    for round in 0..hot.rounds {
+        let c = round % HOT;
+        let version = hot.versions.lock().unwrap()[c];
+        let body = hot_body(worker, round);
+        let request = Request {
+            kind: Kind::HotWrite,
+            connection: hot_id(c),
+            event: event(
+                &hot_id(c),
+                KEY,
+                &format!("soak-hot-token-{c}"),
+                &body.to_string(),
+                Some(&format!("\"{version}\"")),
+            ),
+            body,
+            if_match: Some(version),
+        };
+        hot.start.wait();
+        let mut outcome = send(&api, format!("h{worker}-{round}"), &request, false);
+        outcome.round = Some(round);
+        if let (200, Some(etag)) = (outcome.status, outcome.etag) {
+            let mut versions = hot.versions.lock().unwrap();
+            versions[c] = versions[c].max(etag);
+        }
+        out.push(outcome);
+        hot.done.wait();
     }
     stop(child);
     out
+}
+
+/// One connection as the contract says it must be after the writes replayed so far.
+#[derive(Debug, Clone)]
+struct State {
+    customer_id: String,
+    status: String,
+    email: Option<String>,
+    mobile: Option<String>,
+    version: u64,
+    /// The request ids of the latest writes, newest first, as the item keeps them.
+    recent: Vec<String>,
+    /// The writer's send/answer window: `updated_at` must lie inside it.
+    written: Option<(SystemTime, SystemTime)>,
+    disconnected: Option<(SystemTime, SystemTime)>,
+}
+
+impl State {
+    fn seeded(customer_id: String, status: &str) -> Self {
+        Self {
+            customer_id,
+            status: status.to_owned(),
+            email: None,
+            mobile: None,
+            version: 1,
+            recent: Vec::new(),
+            written: None,
+            disconnected: None,
+        }
+    }
+
+    fn view(&self, id: &str) -> Value {
+        json!({"connection_id": id, "customer_id": self.customer_id,
+               "retailer_id": "01J7SC0NN73R6F5VVSP3ZKPDA3", "status": self.status,
+               "email": self.email, "mobile": self.mobile})
+    }
+
+    /// The write `o` would make: a string sets, `null` removes email/mobile and leaves
+    /// customer_id/status.
+    fn apply(&self, o: &Outcome) -> Self {
+        let mut next = self.clone();
+        for (member, value) in o.body.as_object().into_iter().flatten() {
+            let text = value.as_str().map(str::to_owned);
+            match member.as_str() {
+                "customer_id" => next.customer_id = text.unwrap_or(next.customer_id),
+                "email" => next.email = text,
+                "mobile" => next.mobile = text,
+                "status" if text.as_deref() == Some("disconnected") => {
+                    next.status = "disconnected".into();
+                    next.disconnected = Some((o.sent, o.answered));
+                }
+                _ => {}
+            }
+        }
+        next.version += 1;
+        let mut recent = vec![o.request_id.clone()];
+        for i in 0..3 {
+            recent.push(
+                self.recent
+                    .get(i)
+                    .cloned()
+                    .unwrap_or_else(|| o.request_id.clone()),
+            );
+        }
+        next.recent = recent;
+        next.written = Some((o.sent, o.answered));
+        next
+    }
+
+    /// The contract's retry: disconnected, and every value asked for already stored.
+    fn already_applied(&self, o: &Outcome) -> bool {
+        self.status == "disconnected"
+            && o.body.as_object().is_some_and(|members| {
+                members.iter().all(|(member, value)| match member.as_str() {
+                    "customer_id" => value.as_str().is_none_or(|v| v == self.customer_id),
+                    "email" => value.as_str() == self.email.as_deref(),
+                    "mobile" => value.as_str() == self.mobile.as_deref(),
+                    "status" => value.is_null() || value == "disconnected",
+                    _ => false,
+                })
+            })
+    }
+}
+
+/// RFC 3339 UTC with milliseconds, as the function stamps `updated_at`.
+fn rfc3339(t: SystemTime) -> String {
+    let since = t.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let (secs, millis) = (since.as_secs(), since.subsec_millis());
+    let z = secs / 86_400 + 719_468;
+    let era = z / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + u64::from(m <= 2);
+    let s = secs % 86_400;
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{millis:03}Z",
+        s / 3600,
+        s / 60 % 60,
+        s % 60
+    )
+}
+
+fn within(stamp: &Value, window: Option<(SystemTime, SystemTime)>) -> bool {
+    match (stamp.as_str(), window) {
+        (Some(stamp), Some((from, to))) => {
+            rfc3339(from).as_str() <= stamp && stamp <= rfc3339(to).as_str()
+        }
+        _ => false,
+    }
+}
+
+/// Replays one connection's accepted writes and checks every answer and the final item.
+/// Returns the replayed state (None when the replay could not go on).
+fn replay(
+    id: &str,
+    seed: State,
+    answers: &[&Outcome],
+    item: Option<&Value>,
+    violations: &mut Vec<String>,
+) -> Option<State> {
+    let mut by_version: BTreeMap<u64, Vec<&Outcome>> = BTreeMap::new();
+    for o in answers {
+        match o.etag {
+            Some(v) => by_version.entry(v).or_default().push(o),
+            None => violations.push(format!(
+                "{id}: {} answered 200 without an ETag",
+                o.request_id
+            )),
+        }
+    }
+    let Some(item) = item else {
+        violations.push(format!("{id} is gone"));
+        return None;
+    };
+    let final_version = item["version"].as_u64().unwrap_or(0);
+    if let Some((v, os)) = by_version
+        .iter()
+        .find(|(v, _)| **v < 2 || **v > final_version)
+    {
+        violations.push(format!(
+            "{id}: {} answered version {v}, but the item went 1 -> {final_version}",
+            os[0].request_id
+        ));
+    }
+    let mut state = seed;
+    for v in 2..=final_version {
+        let group = by_version.get(&v).map(Vec::as_slice).unwrap_or_default();
+        // Identical requests (a disconnect and its retries) explain a version equally; the
+        // item's own record of its last writers says which one wrote.
+        let recorded = RECENT
+            .get((final_version - v) as usize)
+            .and_then(|name| item[*name].as_str());
+        let candidates: Vec<&&Outcome> = group
+            .iter()
+            .filter(|o| state.apply(o).view(id) == o.answer)
+            .collect();
+        let writer = candidates
+            .iter()
+            .find(|o| Some(o.request_id.as_str()) == recorded)
+            .or(candidates.first());
+        let Some(writer) = writer else {
+            let asked: Vec<String> = group
+                .iter()
+                .map(|o| format!("{} {} -> {}", o.request_id, o.body, o.answer))
+                .collect();
+            violations.push(format!(
+                "{id}: no request explains version {v} from {} (answers: {asked:?})",
+                state.view(id)
+            ));
+            return None;
+        };
+        let next = state.apply(writer);
+        if writer.if_match.is_some_and(|k| k + 1 != v) {
+            violations.push(format!(
+                "{id}: {} wrote version {v} with If-Match \"{}\"",
+                writer.request_id,
+                writer.if_match.unwrap_or(0)
+            ));
+        }
+        for o in group.iter().filter(|o| o.request_id != writer.request_id) {
+            if o.answer != next.view(id) || !next.already_applied(o) {
+                violations.push(format!(
+                    "{id}: version {v} answered by two writes: {} {} and {} {}",
+                    writer.request_id, writer.body, o.request_id, o.body
+                ));
+            } else if o.if_match.is_some_and(|k| k != v) {
+                violations.push(format!(
+                    "{id}: {} answered at version {v} despite If-Match \"{}\"",
+                    o.request_id,
+                    o.if_match.unwrap_or(0)
+                ));
+            }
+        }
+        state = next;
+    }
+
+    // The final item, every member.
+    let mut expected = json!({
+        "connection_id": id, "client_id": "client-soak", "customer_id": state.customer_id,
+        "retailer_id": "01J7SC0NN73R6F5VVSP3ZKPDA3", "status": state.status,
+        "token_scopes": ["connections:write"], "created_at": CREATED_AT, "version": state.version,
+    });
+    for (name, value) in [("email", &state.email), ("mobile", &state.mobile)] {
+        if let Some(value) = value {
+            expected[name] = json!(value);
+        }
+    }
+    for (name, value) in RECENT.iter().zip(&state.recent) {
+        expected[*name] = json!(value);
+    }
+    let mut stamps = vec!["updated_at"];
+    if state.disconnected.is_some() {
+        stamps.push("disconnected_at");
+    }
+    let members = |v: &Value| -> BTreeSet<String> {
+        v.as_object()
+            .map(|o| o.keys().cloned().collect())
+            .unwrap_or_default()
+    };
+    let mut expected_members = members(&expected);
+    expected_members.extend(stamps.iter().map(|s| s.to_string()));
+    if members(item) != expected_members {
+        violations.push(format!(
+            "{id}: members {:?}, the replay has {expected_members:?}",
+            members(item)
+        ));
+    }
+    for (name, value) in expected.as_object().into_iter().flatten() {
+        if item[name] != *value {
+            violations.push(format!(
+                "{id}: stored {name}={}, the replay has {value}",
+                item[name]
+            ));
+        }
+    }
+    if state.version == 1 {
+        if item["updated_at"] != CREATED_AT {
+            violations.push(format!("{id}: updated_at moved without a write"));
+        }
+    } else if !within(&item["updated_at"], state.written) {
+        violations.push(format!(
+            "{id}: updated_at {} is not the time of its last write",
+            item["updated_at"]
+        ));
+    }
+    if state.disconnected.is_some() && !within(&item["disconnected_at"], state.disconnected) {
+        violations.push(format!(
+            "{id}: disconnected_at {} is not the time of its disconnect",
+            item["disconnected_at"]
+        ));
+    }
+    Some(state)
 }
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let (Some(bin), Some(admin)) = (flag(&args, "--bin"), flag(&args, "--admin")) else {
         eprintln!(
-            "usage: soak --bin FUNCTION --admin CONNECTIONS_ADMIN [--processes N] [--requests N] [--seed N]"
+            "usage: soak --bin FUNCTION --admin CONNECTIONS_ADMIN [--processes N] [--requests N] [--hot-rounds N] [--seed N]"
         );
         std::process::exit(2);
     };
@@ -255,6 +618,9 @@ fn main() {
     let requests: usize = flag(&args, "--requests")
         .and_then(|v| v.parse().ok())
         .unwrap_or(10_000);
+    let hot_rounds: usize = flag(&args, "--hot-rounds")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(150);
     let rng_seed: u64 = flag(&args, "--seed")
         .and_then(|v| v.parse().ok())
         .unwrap_or(7);
@@ -271,11 +637,18 @@ fn main() {
 
     let started = Instant::now();
     let per = requests.div_ceil(processes);
+    let hot = Hot {
+        rounds: hot_rounds,
+        start: Barrier::new(processes),
+        done: Barrier::new(processes),
+        versions: Mutex::new(vec![1; HOT]),
+    };
     let outcomes: Vec<Outcome> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..processes)
             .map(|w| {
                 let bin = bin.clone();
-                s.spawn(move || drive(&bin, per, rng_seed, w))
+                let hot = &hot;
+                s.spawn(move || drive(&bin, per, rng_seed, w, hot))
             })
             .collect();
         handles
@@ -295,22 +668,17 @@ fn main() {
 
     let mut violations: Vec<String> = Vec::new();
     let mut by_kind: BTreeMap<String, BTreeMap<u16, usize>> = BTreeMap::new();
-    // connection -> versions returned by 200s, and the disconnect's version.
-    let mut versions: BTreeMap<String, BTreeMap<u64, Vec<&Outcome>>> = BTreeMap::new();
+    let mut accepted: BTreeMap<String, Vec<&Outcome>> = BTreeMap::new();
     for o in &outcomes {
         *by_kind
             .entry(format!("{:?}", o.kind))
             .or_default()
             .entry(o.status)
             .or_default() += 1;
-        if o.status >= 500 {
+        if !o.kind.allowed().contains(&o.status) {
             violations.push(format!(
-                "{:?} on {} answered {}",
-                o.kind, o.connection, o.status
-            ));
-        } else if !o.kind.allowed().contains(&o.status) {
-            violations.push(format!(
-                "{:?} on {} answered {} (allowed {:?})",
+                "{} {:?} on {} answered {} (allowed {:?})",
+                o.request_id,
                 o.kind,
                 o.connection,
                 o.status,
@@ -318,100 +686,82 @@ fn main() {
             ));
         }
         if o.status == 200 {
-            let etag = o.response["headers"]["etag"]
-                .as_str()
-                .unwrap_or("")
-                .trim_matches('"')
-                .parse::<u64>()
-                .unwrap_or(0);
-            let body: Value = serde_json::from_str(o.response["body"].as_str().unwrap_or("null"))
-                .unwrap_or(Value::Null);
-            if o.kind == Kind::Disconnect && body["status"] != "disconnected" {
-                violations.push(format!(
-                    "disconnect of {} answered 200 with status {}",
-                    o.connection, body["status"]
-                ));
-            }
-            if o.kind == Kind::Contact {
-                for (member, value) in o.body.as_object().unwrap() {
-                    if body[member] != *value {
-                        violations.push(format!(
-                            "update of {} answered 200 without {member}={value}",
-                            o.connection
-                        ));
-                    }
-                }
-            }
-            versions
-                .entry(o.connection.clone())
-                .or_default()
-                .entry(etag)
-                .or_default()
-                .push(o);
+            accepted.entry(o.connection.clone()).or_default().push(o);
         }
     }
 
     let mut disconnected = 0;
-    for i in 0..CONNECTIONS {
-        let cid = id(i);
-        let Some(item) = items.get(&cid) else {
-            violations.push(format!("{cid} is gone"));
+    let mut writes = 0;
+    // When each connection's first answered disconnect was sent: its write came after.
+    let mut disconnects: BTreeMap<&str, SystemTime> = BTreeMap::new();
+    for o in outcomes
+        .iter()
+        .filter(|o| o.status == 200 && o.answer["status"] == "disconnected")
+    {
+        let sent = disconnects.entry(&o.connection).or_insert(o.sent);
+        *sent = (*sent).min(o.sent);
+    }
+    let seeds = (0..CONNECTIONS)
+        .map(|i| {
+            (
+                id(i),
+                State::seeded(format!("customer-{i}"), STATUSES[i % 3]),
+            )
+        })
+        .chain((0..HOT).map(|i| (hot_id(i), State::seeded(format!("hot-{i}"), "active"))));
+    for (cid, seed) in seeds {
+        let answers = accepted.remove(&cid).unwrap_or_default();
+        let Some(state) = replay(&cid, seed, &answers, items.get(&cid), &mut violations) else {
             continue;
         };
-        let status = item["status"].as_str().unwrap_or("");
-        if status != STATUSES[i % 3] && status != "disconnected" {
+        writes += state.version - 1;
+        disconnected += usize::from(state.disconnected.is_some());
+    }
+    if let Some((cid, _)) = accepted.iter().next() {
+        violations.push(format!("{cid}: answered 200, but it is not the caller's"));
+    }
+    // A 409 only once a disconnect of that connection was on its way.
+    for o in outcomes.iter().filter(|o| o.status == 409) {
+        if disconnects
+            .get(o.connection.as_str())
+            .is_none_or(|sent| *sent > o.answered)
+        {
             violations.push(format!(
-                "{cid} has status {status}, which the function never writes"
+                "{} on {} answered 409 before any disconnect of it was sent",
+                o.request_id, o.connection
             ));
-        }
-        let final_version = item["version"].as_u64().unwrap_or(0);
-        let seen = versions.get(&cid).cloned().unwrap_or_default();
-        let written: BTreeSet<u64> = seen.keys().copied().filter(|v| *v > 1).collect();
-        let expected: BTreeSet<u64> = (2..=final_version).collect();
-        if written != expected {
-            violations.push(format!(
-                "{cid}: versions answered {written:?}, but the item went 1 -> {final_version}"
-            ));
-        }
-        if status == "disconnected" {
-            disconnected += 1;
-            // Every answer showing the connection disconnected has one version: the last.
-            let disconnect_versions: BTreeSet<u64> = seen
-                .iter()
-                .filter(|(_, os)| {
-                    os.iter().any(|o| {
-                        let b: Value =
-                            serde_json::from_str(o.response["body"].as_str().unwrap_or("null"))
-                                .unwrap_or(Value::Null);
-                        b["status"] == "disconnected"
-                    })
-                })
-                .map(|(v, _)| *v)
-                .collect();
-            if disconnect_versions != BTreeSet::from([final_version]) {
-                violations.push(format!("{cid}: changed after its disconnect (versions {disconnect_versions:?}, final {final_version})"));
-            }
-        }
-        if let Some(last) = seen.get(&final_version).and_then(|os| os.first()) {
-            let body: Value =
-                serde_json::from_str(last.response["body"].as_str().unwrap_or("null"))
-                    .unwrap_or(Value::Null);
-            for member in ["customer_id", "email", "mobile", "status"] {
-                let stored = item.get(member).cloned().unwrap_or(Value::Null);
-                if body[member] != stored {
-                    violations.push(format!(
-                        "{cid}: stored {member}={stored} but the last write answered {}",
-                        body[member]
-                    ));
-                }
-            }
         }
     }
     for i in 0..RIVALS {
         let rid = rival_id(i);
-        if items.get(&rid).and_then(|v| v["version"].as_u64()) != Some(1) {
+        let item = items.get(&rid);
+        if item.and_then(|v| v["version"].as_u64()) != Some(1)
+            || item.map(|v| &v["updated_at"]) != Some(&json!(CREATED_AT))
+        {
             violations.push(format!("{rid}, another client's connection, changed"));
         }
+    }
+
+    // Hot phase: how many requests really met on one item. A loser met the winner when it
+    // was sent before the winner was answered and answered after the winner was sent.
+    let mut rounds_met = 0;
+    let mut requests_met = 0;
+    let mut hot_winners = 0;
+    for round in 0..hot_rounds {
+        let in_round: Vec<&Outcome> = outcomes.iter().filter(|o| o.round == Some(round)).collect();
+        let winners: Vec<&&Outcome> = in_round.iter().filter(|o| o.status == 200).collect();
+        if winners.len() != 1 {
+            violations.push(format!("hot round {round}: {} winners", winners.len()));
+            continue;
+        }
+        hot_winners += 1;
+        let w = winners[0];
+        let met = in_round
+            .iter()
+            .filter(|o| o.status == 412 && o.sent < w.answered && o.answered > w.sent)
+            .count();
+        requests_met += met;
+        rounds_met += usize::from(met > 0);
     }
 
     let retries = outcomes.iter().filter(|o| o.retry).count();
@@ -421,12 +771,17 @@ fn main() {
         "client_retries": retries,
         "seconds": elapsed.as_secs_f64(),
         "connections_disconnected": disconnected,
-        "writes": versions.values().map(|v| v.keys().filter(|k| **k > 1).count()).sum::<usize>(),
+        "writes_replayed": writes,
+        "hot": {"rounds": hot_rounds, "single_winner_rounds": hot_winners,
+                "rounds_where_writes_met": rounds_met, "losers_that_met_the_winner": requests_met},
         "statuses_by_kind": by_kind,
         "violations": violations.len(),
     });
     println!("{}", serde_json::to_string_pretty(&summary).unwrap());
-    for v in violations.iter().take(20) {
+    let show: usize = flag(&args, "--show")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20);
+    for v in violations.iter().take(show) {
         eprintln!("violation: {v}");
     }
     if !violations.is_empty() {
