@@ -1,6 +1,6 @@
 //! A TCP proxy in front of DynamoDB Local that can pass traffic, slow it, answer every
-//! request with a throttling error, or drop every connection: the faults of issue 5,
-//! injected on loopback without touching the database.
+//! request with a throttling error, or drop every connection: the database faults the
+//! function must survive, injected on loopback without touching the database.
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -81,6 +81,7 @@ fn dynamodb_local_dir() -> PathBuf {
 }
 
 fn start_dynamodb_local() -> String {
+    // Fails here, with a clear message, when the jar is missing: these tests never skip.
     let dir = dynamodb_local_dir();
     let port = TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -88,8 +89,7 @@ fn start_dynamodb_local() -> String {
         .expect("a free loopback port");
     // A watchdog shell ends Java when this test process ends: statics are never dropped.
     let script = format!(
-        "java -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Djava.library.path=./DynamoDBLocal_lib \
-         -jar DynamoDBLocal.jar -inMemory -sharedDb -disableTelemetry -port {port} & java=$!; \
+        "scripts/dynamodb-local {port} & java=$!; \
          while kill -0 {parent} 2>/dev/null && kill -0 $java 2>/dev/null; do sleep 0.5; done; kill $java 2>/dev/null",
         parent = std::process::id()
     );
@@ -98,7 +98,8 @@ fn start_dynamodb_local() -> String {
     Command::new("sh")
         .arg("-c")
         .arg(script)
-        .current_dir(&dir)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("DYNAMODB_LOCAL_DIR", &dir)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
