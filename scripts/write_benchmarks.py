@@ -37,8 +37,8 @@ w(f"Machine: {os.cpu_count()} cores, {cpu}, Linux {platform.release()}; DynamoDB
   "Every figure is measured in the same run as its baseline, the binaries taking turns. "
   "Medians, p90 and p99; ratios are medians over medians.")
 w("")
-w("Baseline (the floor): `bench/src/bin/floor.rs`, a `lambda_http` hello world built with the same "
-  "release profile. The function runs as Lambda runs it: `bench/src/bin/lambda-bench.rs` is a Runtime API "
+w("Baseline (the floor): `tools/src/bin/floor.rs`, a `lambda_http` hello world built with the same "
+  "release profile. The function runs as Lambda runs it: `tools/src/bin/lambda-bench.rs` is a Runtime API "
   "on loopback; it sets the Lambda environment and times from `exec` to the first `GET /next` (init), "
   "then queues an event and times until the response is posted. Event: `events/rest-v1-contact-update.json` "
   "(an accepted write). CPU is the sum of every thread's on-CPU time from `/proc/PID/task/*/schedstat`; "

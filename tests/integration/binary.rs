@@ -8,8 +8,8 @@ use serde_json::{Value, json};
 use tokio::io::AsyncReadExt;
 use tokio::process::{Child, Command};
 
-use crate::fault_proxy::{FaultProxy, Mode};
-use crate::runtime_api::RuntimeApi;
+use crate::support::fault_proxy::{FaultProxy, Mode};
+use crate::support::runtime_api::RuntimeApi;
 use crate::support::*;
 
 fn function(api: &RuntimeApi, connections: &str, api_keys: &str) -> Command {

@@ -84,7 +84,7 @@ mod injected {
     use update_connection::store::{Store, dynamodb_client_at};
     use update_connection::{App, Config, Event};
 
-    use crate::fault_proxy::{FaultProxy, Mode};
+    use crate::support::fault_proxy::{FaultProxy, Mode};
     use crate::support::*;
 
     /// 2 s per DynamoDB call, at most two calls, and some slack for a loaded machine.

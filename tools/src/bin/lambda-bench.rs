@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use update_connection_bench::{RuntimeApi, flag, spawn, stop};
+use update_connection_tools::{RuntimeApi, flag, spawn, stop};
 
 /// CPU time of every thread of the process, in nanoseconds.
 fn cpu_ns(pid: u32) -> u64 {

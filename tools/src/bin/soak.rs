@@ -27,7 +27,7 @@ use std::sync::{Barrier, Mutex};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
-use update_connection_bench::{RuntimeApi, flag, spawn, stop};
+use update_connection_tools::{RuntimeApi, flag, spawn, stop};
 
 const KEY: &str = "soak-key-a";
 const RIVAL_KEY: &str = "soak-key-rival";

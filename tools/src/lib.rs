@@ -1,5 +1,5 @@
 //! A Lambda Runtime API on loopback, to run function binaries as Lambda runs them: used
-//! by the benchmark harness and the soak test.
+//! by the integration tests (the built binary), the benchmark harness and the soak.
 
 use std::collections::{HashMap, VecDeque};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -14,7 +14,16 @@ use serde_json::Value;
 pub struct State {
     queue: VecDeque<(String, Vec<u8>)>,
     first_next: Option<Instant>,
-    answered: HashMap<String, (Instant, Value)>,
+    answered: HashMap<String, (Instant, Answer)>,
+}
+
+/// What a function posted for one invocation.
+#[derive(Debug, Clone)]
+enum Answer {
+    /// `POST .../response`: the function's result.
+    Response(Value),
+    /// `POST .../error` (and init errors): the runtime's error report, as text.
+    Error(String),
 }
 
 #[derive(Clone)]
@@ -61,12 +70,16 @@ impl RuntimeApi {
                 head
             } else {
                 let id = path.split('/').nth(4).unwrap_or("").to_owned();
-                let response = serde_json::from_slice::<Value>(&body).unwrap_or(Value::Null);
+                let answer = if path.ends_with("/response") {
+                    Answer::Response(serde_json::from_slice::<Value>(&body).unwrap_or(Value::Null))
+                } else {
+                    Answer::Error(String::from_utf8_lossy(&body).into_owned())
+                };
                 let (lock, cvar) = &*self.shared;
                 lock.lock()
                     .unwrap()
                     .answered
-                    .insert(id, (Instant::now(), response));
+                    .insert(id, (Instant::now(), answer));
                 cvar.notify_all();
                 b"HTTP/1.1 202 Accepted\r\ncontent-length: 0\r\n\r\n".to_vec()
             };
@@ -104,26 +117,48 @@ impl RuntimeApi {
         (latency, at, status)
     }
 
-    /// Queues an event and returns what the function posted (its Lambda response JSON).
+    /// Queues an event and returns what the function posted (its Lambda response JSON);
+    /// panics when it posts an error or nothing within 30 s (for the bench and the soak).
     pub fn call(&self, id: &str, event: &[u8]) -> (Duration, Instant, Value) {
-        let (lock, cvar) = &*self.shared;
         let start = Instant::now();
+        match self.answer(id, event, Duration::from_secs(30)) {
+            Ok((at, response)) => (at - start, at, response),
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    /// Queues an event and waits at most `timeout` for the function's response: `Err` when
+    /// the function reported an error instead, or said nothing in time.
+    pub fn try_call(&self, id: &str, event: &[u8], timeout: Duration) -> Result<Value, String> {
+        self.answer(id, event, timeout)
+            .map(|(_, response)| response)
+    }
+
+    fn answer(
+        &self,
+        id: &str,
+        event: &[u8],
+        timeout: Duration,
+    ) -> Result<(Instant, Value), String> {
+        let (lock, cvar) = &*self.shared;
         lock.lock()
             .unwrap()
             .queue
             .push_back((id.to_owned(), event.to_vec()));
         cvar.notify_all();
         let mut state = cvar
-            .wait_timeout_while(lock.lock().unwrap(), Duration::from_secs(30), |s| {
+            .wait_timeout_while(lock.lock().unwrap(), timeout, |s| {
                 !s.answered.contains_key(id)
             })
             .unwrap()
             .0;
-        let (at, response) = state
-            .answered
-            .remove(id)
-            .unwrap_or_else(|| panic!("no answer to {id} in 30 s"));
-        (at - start, at, response)
+        match state.answered.remove(id) {
+            Some((at, Answer::Response(response))) => Ok((at, response)),
+            Some((_, Answer::Error(error))) => {
+                Err(format!("the function reported an error for {id}: {error}"))
+            }
+            None => Err(format!("no answer to {id} within {timeout:?}")),
+        }
     }
 }
 
