@@ -4,11 +4,10 @@
 
 use std::time::Duration;
 
-use aws_sdk_dynamodb::Client;
-use aws_smithy_http_client::test_util::infallible_client_fn;
 use criterion::{Criterion, criterion_group, criterion_main};
 use update_connection::clock::{self, Now};
-use update_connection::store::{Store, dynamodb_client_at};
+use update_connection::store::Store;
+use update_connection::store::in_process::in_process_client;
 use update_connection::telemetry::{Outcome, RequestLine, RequestLog};
 use update_connection::{App, Config, Event};
 
@@ -38,25 +37,15 @@ fn event(body: &str) -> Vec<u8> {
 
 fn app(rt: &tokio::runtime::Runtime) -> App {
     rt.block_on(async {
-        let base = dynamodb_client_at("http://dynamodb.local").await;
-        let http = infallible_client_fn(|req| {
-            let target = req
-                .headers()
-                .get("x-amz-target")
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("");
-            let body = if target.ends_with("GetItem") {
+        let client = in_process_client(|operation, _| {
+            let body = if operation == "GetItem" {
                 KEY_ITEM
             } else {
                 UPDATED
             };
-            http::Response::builder()
-                .status(200)
-                .header("content-type", "application/x-amz-json-1.0")
-                .body(body)
-                .unwrap()
-        });
-        let client = Client::from_conf(base.config().to_builder().http_client(http).build());
+            (200, body.to_owned())
+        })
+        .await;
         let config = Config {
             connections_table: "connections".into(),
             api_keys_table: "api-keys".into(),

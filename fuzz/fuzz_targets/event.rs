@@ -5,10 +5,9 @@
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use aws_sdk_dynamodb::Client;
-use aws_smithy_http_client::test_util::infallible_client_fn;
 use libfuzzer_sys::fuzz_target;
-use update_connection::store::{Store, dynamodb_client_at};
+use update_connection::store::Store;
+use update_connection::store::in_process::in_process_client;
 use update_connection::{App, Config, Event};
 
 const UPDATED: &str = r#"{"Attributes":{"connection_id":{"S":"01J51S0JYV6N7K1030CV1ZKSCB"},"client_id":{"S":"client-demo"},"customer_id":{"S":"customer-b"},"retailer_id":{"S":"01J7SC0NN73R6F5VVSP3ZKPDA3"},"status":{"S":"active"},"token_sha256":{"S":"x"},"version":{"N":"2"}}}"#;
@@ -27,21 +26,15 @@ fn world() -> &'static World {
             .build()
             .unwrap();
         let app = rt.block_on(async {
-            let base = dynamodb_client_at("http://dynamodb.local").await;
-            let http = infallible_client_fn(|req| {
-                let target = req
-                    .headers()
-                    .get("x-amz-target")
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or("");
-                let body = if target.ends_with("GetItem") {
+            let client = in_process_client(|operation, _| {
+                let body = if operation == "GetItem" {
                     KEY_ITEM
                 } else {
                     UPDATED
                 };
-                http::Response::builder().status(200).body(body).unwrap()
-            });
-            let client = Client::from_conf(base.config().to_builder().http_client(http).build());
+                (200, body.to_owned())
+            })
+            .await;
             let config = Config {
                 connections_table: "c".into(),
                 api_keys_table: "k".into(),

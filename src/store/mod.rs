@@ -8,6 +8,9 @@ mod update;
 
 use aws_sdk_dynamodb::Client;
 
+#[cfg(feature = "test-util")]
+pub mod in_process;
+
 pub use client::{OPERATION_TIMEOUT, dynamodb_client, dynamodb_client_at};
 pub use error::StoreError;
 pub use item::{OldItem, RECENT_REQUEST_IDS, connection_from_item, old_item};
