@@ -1,6 +1,7 @@
 //! The contract, proven against Amazon DynamoDB Local: every numbered step and every row
 //! of the error table, each checking the response and the table afterwards.
 
+mod admin_cli;
 mod binary;
 mod contract_auth;
 mod contract_body;
@@ -13,4 +14,5 @@ mod gateway_responses;
 mod openapi;
 mod round_trips;
 mod runtime_api;
+mod samconfig;
 mod support;
