@@ -84,7 +84,13 @@ ensure_cargo_deny() {
 ensure_shellcheck() {
   if ! command -v shellcheck >/dev/null 2>&1; then
     echo "==> installing ShellCheck (Debian's shellcheck)"
-    as_root apt-get update -qq
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq shellcheck >/dev/null
+    local log
+    log=$(mktemp)
+    if ! { as_root apt-get update -qq && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq shellcheck; } >"$log" 2>&1; then
+      cat "$log" >&2
+      echo "error: could not install shellcheck" >&2
+      return 1
+    fi
+    rm -f "$log"
   fi
 }
