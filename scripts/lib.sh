@@ -53,3 +53,41 @@ start_dynamodb_local() {
   DDB_PID=$!
   wait_for_port "$1" "DynamoDB Local" 60
 }
+
+# Runs a command as root: directly when we are root, through sudo when it asks no password
+# (GitHub's runners), otherwise fails saying why.
+as_root() {
+  if [ "$(id -u)" = 0 ]; then
+    "$@"
+  elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+    sudo -n "$@"
+  else
+    echo "error: '$*' needs root (or sudo without a password)" >&2
+    return 1
+  fi
+}
+
+# cargo-deny (licenses, bans, sources; advisories in the GitHub workflow), pinned here.
+CARGO_DENY_VERSION=0.20.2
+ensure_cargo_deny() {
+  if [ "$(cargo deny --version 2>/dev/null)" != "cargo-deny $CARGO_DENY_VERSION" ]; then
+    echo "==> installing cargo-deny $CARGO_DENY_VERSION (cargo install --locked)"
+    env -u CARGO_TARGET_DIR cargo install --quiet --locked "cargo-deny@$CARGO_DENY_VERSION"
+  fi
+}
+
+# ShellCheck, which actionlint runs on every `run:` block (without it, actionlint would
+# silently skip them).
+ensure_shellcheck() {
+  if ! command -v shellcheck >/dev/null 2>&1; then
+    echo "==> installing ShellCheck (Debian's shellcheck)"
+    local log
+    log=$(mktemp)
+    if ! { as_root apt-get update -qq && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq shellcheck; } >"$log" 2>&1; then
+      cat "$log" >&2
+      echo "error: could not install shellcheck" >&2
+      return 1
+    fi
+    rm -f "$log"
+  fi
+}

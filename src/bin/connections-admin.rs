@@ -8,7 +8,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use aws_config::BehaviorVersion;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::BoxError;
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use update_connection::admin::{
     ApiKeySeed, ConnectionSeed, Seed, create_tables, new_secret, new_ulid, put_api_key,
     put_connection,
@@ -28,11 +28,14 @@ Commands:
   seed-demo [--file PATH]        write demo keys and connections (default: the built-in demo/seed.json)
   create-key --client ID         make an API key: prints the secret once, stores its SHA-256
   revoke-key --secret S | --sha256 HEX
+  delete-key --secret S | --sha256 HEX
+                                 remove an API key's item (revoke it first where it was in use)
   create-connection --client ID --customer ID --retailer ULID
                     [--scopes a,b] [--expires-at EPOCH] [--email E] [--mobile M]
                                  make an active connection: prints its id and token once
   rotate-token --id ULID [--expires-at EPOCH]
                                  replace a connection's token: prints the new one once
+  delete-connection --id ULID    remove a connection's item (throwaway test data)
   show --id ULID                 print a stored connection (its token only as a digest)
   dump                           print every connection, one JSON object a line (no token digests)";
 
@@ -127,6 +130,15 @@ fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
+/// The SHA-256 of an API key, from `--secret` or `--sha256` (exactly one).
+fn key_digest(args: &Args) -> Result<String, BoxError> {
+    match (args.get("secret"), args.get("sha256")) {
+        (Some(secret), None) => Ok(sha256_hex(secret)),
+        (None, Some(digest)) => Ok(digest.to_ascii_lowercase()),
+        _ => Err("give exactly one of --secret or --sha256".into()),
+    }
+}
+
 async fn run(args: &Args) -> Result<(), BoxError> {
     let client = client(args).await;
     let connections = || args.table("connections-table", "CONNECTIONS_TABLE");
@@ -160,11 +172,7 @@ async fn run(args: &Args) -> Result<(), BoxError> {
             println!("API key (shown once, not stored): {}", key.secret);
         }
         "revoke-key" => {
-            let digest = match (args.get("secret"), args.get("sha256")) {
-                (Some(secret), None) => sha256_hex(secret),
-                (None, Some(digest)) => digest.to_ascii_lowercase(),
-                _ => return Err("give exactly one of --secret or --sha256".into()),
-            };
+            let digest = key_digest(args)?;
             client
                 .update_item()
                 .table_name(api_keys()?)
@@ -176,6 +184,34 @@ async fn run(args: &Args) -> Result<(), BoxError> {
                 .send()
                 .await?;
             println!("revoked {digest} (instances may accept it for up to the key cache TTL)");
+        }
+        "delete-key" => {
+            let digest = key_digest(args)?;
+            let old = client
+                .delete_item()
+                .table_name(api_keys()?)
+                .key("key_sha256", AttributeValue::S(digest.clone()))
+                .return_values(ReturnValue::AllOld)
+                .send()
+                .await?;
+            match old.attributes {
+                Some(_) => println!("deleted key {digest}"),
+                None => println!("no key {digest} (nothing to delete)"),
+            }
+        }
+        "delete-connection" => {
+            let id = ConnectionId::parse(args.required("id")?).ok_or("--id must be a ULID")?;
+            let old = client
+                .delete_item()
+                .table_name(connections()?)
+                .key("connection_id", AttributeValue::S(id.to_string()))
+                .return_values(ReturnValue::AllOld)
+                .send()
+                .await?;
+            match old.attributes {
+                Some(_) => println!("deleted connection {id}"),
+                None => println!("no connection {id} (nothing to delete)"),
+            }
         }
         "create-connection" => {
             let customer = CustomerId::parse(args.required("customer")?)

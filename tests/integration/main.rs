@@ -2,6 +2,7 @@
 //! of the error table, each checking the response and the table afterwards.
 
 mod accepted_writes;
+mod admin_cli;
 mod binary;
 mod contract_auth;
 mod contract_body;
@@ -13,4 +14,5 @@ mod faults;
 mod gateway_responses;
 mod openapi;
 mod round_trips;
+mod samconfig;
 mod support;
