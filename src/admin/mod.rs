@@ -2,6 +2,7 @@
 //! connection tokens and demo data. Behind the `admin` feature; the Lambda binary does
 //! not use it.
 
+pub mod operations;
 mod secrets;
 mod seed;
 mod tables;

@@ -1,103 +1,121 @@
 //! connections-admin: tables, API keys, connection tokens and demo data, against any
-//! DynamoDB endpoint. Secrets are printed once and stored only as SHA-256 digests.
+//! DynamoDB endpoint. It parses arguments and prints; `update_connection::admin` does the
+//! work. Secrets are printed once and stored only as SHA-256 digests.
 
-use std::collections::HashMap;
 use std::process::ExitCode;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use aws_config::BehaviorVersion;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::BoxError;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
-use update_connection::admin::{
-    ApiKeySeed, ConnectionSeed, Seed, create_tables, new_secret, new_ulid, put_api_key,
-    put_connection,
-};
+use clap::{Args, Parser, Subcommand};
+use update_connection::admin::operations::{self, NewConnection};
+use update_connection::admin::{Seed, create_tables};
 use update_connection::auth::sha256_hex;
-use update_connection::clock;
 use update_connection::domain::{ConnectionId, CustomerId, Email, Mobile};
 
-const USAGE: &str = "\
-connections-admin [--endpoint URL] [--connections-table NAME] [--api-keys-table NAME] COMMAND
-
-Tables default to $CONNECTIONS_TABLE and $API_KEYS_TABLE; the endpoint to the SDK's own
-settings ($AWS_ENDPOINT_URL_DYNAMODB, region, credentials, profile).
-
-Commands:
-  create-tables                  create both tables as template.yaml defines them
-  seed-demo [--file PATH]        write demo keys and connections (default: the built-in demo/seed.json)
-  create-key --client ID         make an API key: prints the secret once, stores its SHA-256
-  revoke-key --secret S | --sha256 HEX
-  delete-key --secret S | --sha256 HEX
-                                 remove an API key's item (revoke it first where it was in use)
-  create-connection --client ID --customer ID --retailer ULID
-                    [--scopes a,b] [--expires-at EPOCH] [--email E] [--mobile M]
-                                 make an active connection: prints its id and token once
-  rotate-token --id ULID [--expires-at EPOCH]
-                                 replace a connection's token: prints the new one once
-  delete-connection --id ULID    remove a connection's item (throwaway test data)
-  show --id ULID                 print a stored connection (its token only as a digest)
-  dump                           print every connection, one JSON object a line (no token digests)";
-
-struct Args {
-    flags: HashMap<String, String>,
-    command: String,
+/// Tables default to $CONNECTIONS_TABLE and $API_KEYS_TABLE; the endpoint to the SDK's own
+/// settings ($AWS_ENDPOINT_URL_DYNAMODB, region, credentials, profile).
+#[derive(Parser)]
+#[command(name = "connections-admin", version)]
+struct Cli {
+    /// A DynamoDB endpoint, such as DynamoDB Local's http://127.0.0.1:8000.
+    #[arg(long, global = true)]
+    endpoint: Option<String>,
+    #[arg(long, global = true, env = "CONNECTIONS_TABLE")]
+    connections_table: Option<String>,
+    #[arg(long, global = true, env = "API_KEYS_TABLE")]
+    api_keys_table: Option<String>,
+    #[command(subcommand)]
+    command: Command,
 }
 
-fn parse_args() -> Result<Args, String> {
-    let mut flags = HashMap::new();
-    let mut command = None;
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        if let Some(name) = arg.strip_prefix("--") {
-            if name == "help" {
-                return Err(String::new());
-            }
-            let value = args.next().ok_or(format!("--{name} needs a value"))?;
-            flags.insert(name.to_owned(), value);
-        } else if command.is_none() {
-            command = Some(arg);
-        } else {
-            return Err(format!("unexpected argument {arg:?}"));
+#[derive(Subcommand)]
+enum Command {
+    /// Create both tables as template.yaml defines them.
+    CreateTables,
+    /// Write demo keys and connections (default: the built-in demo/seed.json).
+    SeedDemo {
+        #[arg(long)]
+        file: Option<std::path::PathBuf>,
+    },
+    /// Make an API key: prints the secret once, stores its SHA-256.
+    CreateKey {
+        #[arg(long)]
+        client: String,
+    },
+    /// Mark an API key revoked.
+    RevokeKey(KeyRef),
+    /// Remove an API key's item (revoke it first where it was in use).
+    DeleteKey(KeyRef),
+    /// Make an active connection: prints its id and token once.
+    CreateConnection {
+        #[arg(long)]
+        client: String,
+        #[arg(long, value_parser = |v: &str| CustomerId::parse(v))]
+        customer: CustomerId,
+        #[arg(long, value_parser = ulid)]
+        retailer: ConnectionId,
+        /// Comma-separated; default connections:write.
+        #[arg(long, value_delimiter = ',')]
+        scopes: Vec<String>,
+        /// Epoch seconds.
+        #[arg(long)]
+        expires_at: Option<u64>,
+        #[arg(long, value_parser = |v: &str| Email::parse(v))]
+        email: Option<Email>,
+        #[arg(long, value_parser = |v: &str| Mobile::parse(v))]
+        mobile: Option<Mobile>,
+    },
+    /// Replace a connection's token: prints the new one once.
+    RotateToken {
+        #[arg(long, value_parser = ulid)]
+        id: ConnectionId,
+        /// Epoch seconds; without it the new token does not expire.
+        #[arg(long)]
+        expires_at: Option<u64>,
+    },
+    /// Remove a connection's item (throwaway test data).
+    DeleteConnection {
+        #[arg(long, value_parser = ulid)]
+        id: ConnectionId,
+    },
+    /// Print a stored connection (its token only as a digest).
+    Show {
+        #[arg(long, value_parser = ulid)]
+        id: ConnectionId,
+    },
+    /// Print every connection, one JSON object a line (no token digests).
+    Dump,
+}
+
+/// An API key, by its secret or by its digest.
+#[derive(Args)]
+#[group(required = true, multiple = false)]
+struct KeyRef {
+    #[arg(long)]
+    secret: Option<String>,
+    #[arg(long)]
+    sha256: Option<String>,
+}
+
+impl KeyRef {
+    fn digest(&self) -> String {
+        match (&self.secret, &self.sha256) {
+            (Some(secret), _) => sha256_hex(secret),
+            (None, Some(digest)) => digest.to_ascii_lowercase(),
+            (None, None) => String::new(),
         }
     }
-    Ok(Args {
-        flags,
-        command: command.ok_or("no command given")?,
-    })
 }
 
-impl Args {
-    fn get(&self, name: &str) -> Option<&str> {
-        self.flags.get(name).map(String::as_str)
-    }
-
-    fn required(&self, name: &str) -> Result<&str, BoxError> {
-        self.get(name)
-            .ok_or_else(|| format!("--{name} is required").into())
-    }
-
-    fn table(&self, flag: &str, env: &str) -> Result<String, BoxError> {
-        self.get(flag)
-            .map(str::to_owned)
-            .or_else(|| std::env::var(env).ok())
-            .ok_or_else(|| format!("--{flag} or ${env} is required").into())
-    }
+fn ulid(v: &str) -> Result<ConnectionId, String> {
+    ConnectionId::parse(v).ok_or_else(|| "must be a ULID".to_owned())
 }
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
-    let args = match parse_args() {
-        Ok(args) => args,
-        Err(problem) => {
-            if !problem.is_empty() {
-                eprintln!("error: {problem}\n");
-            }
-            eprintln!("{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
-    match run(&args).await {
+    let cli = Cli::parse();
+    match run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {}", describe(&*e));
@@ -116,40 +134,28 @@ fn describe(e: &(dyn std::error::Error + 'static)) -> String {
     text
 }
 
-async fn client(args: &Args) -> Client {
-    match args.get("endpoint") {
+async fn run(cli: Cli) -> Result<(), BoxError> {
+    let client = match &cli.endpoint {
         Some(endpoint) => update_connection::store::dynamodb_client_at(endpoint).await,
         None => Client::new(&aws_config::load_defaults(BehaviorVersion::latest()).await),
-    }
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
-
-/// The SHA-256 of an API key, from `--secret` or `--sha256` (exactly one).
-fn key_digest(args: &Args) -> Result<String, BoxError> {
-    match (args.get("secret"), args.get("sha256")) {
-        (Some(secret), None) => Ok(sha256_hex(secret)),
-        (None, Some(digest)) => Ok(digest.to_ascii_lowercase()),
-        _ => Err("give exactly one of --secret or --sha256".into()),
-    }
-}
-
-async fn run(args: &Args) -> Result<(), BoxError> {
-    let client = client(args).await;
-    let connections = || args.table("connections-table", "CONNECTIONS_TABLE");
-    let api_keys = || args.table("api-keys-table", "API_KEYS_TABLE");
-    match args.command.as_str() {
-        "create-tables" => {
+    };
+    let connections = || {
+        cli.connections_table
+            .clone()
+            .ok_or("--connections-table or $CONNECTIONS_TABLE is required")
+    };
+    let api_keys = || {
+        cli.api_keys_table
+            .clone()
+            .ok_or("--api-keys-table or $API_KEYS_TABLE is required")
+    };
+    match cli.command {
+        Command::CreateTables => {
             create_tables(&client, &connections()?, &api_keys()?).await?;
             println!("created {} and {}", connections()?, api_keys()?);
         }
-        "seed-demo" => {
-            let seed = match args.get("file") {
+        Command::SeedDemo { file } => {
+            let seed = match file {
                 Some(path) => serde_json::from_str(&std::fs::read_to_string(path)?)?,
                 None => Seed::demo()?,
             };
@@ -160,172 +166,71 @@ async fn run(args: &Args) -> Result<(), BoxError> {
                 seed.connections.len()
             );
         }
-        "create-key" => {
-            let key = ApiKeySeed {
-                secret: new_secret("uc_key_")?,
-                client_id: args.required("client")?.to_owned(),
-                status: "active".into(),
-            };
-            put_api_key(&client, &api_keys()?, &key).await?;
+        Command::CreateKey { client: owner } => {
+            let key = operations::create_key(&client, &api_keys()?, &owner).await?;
             println!("client_id:  {}", key.client_id);
             println!("key_sha256: {}", sha256_hex(&key.secret));
             println!("API key (shown once, not stored): {}", key.secret);
         }
-        "revoke-key" => {
-            let digest = key_digest(args)?;
-            client
-                .update_item()
-                .table_name(api_keys()?)
-                .key("key_sha256", AttributeValue::S(digest.clone()))
-                .update_expression("SET #status = :revoked")
-                .condition_expression("attribute_exists(key_sha256)")
-                .expression_attribute_names("#status", "status")
-                .expression_attribute_values(":revoked", AttributeValue::S("revoked".into()))
-                .send()
-                .await?;
+        Command::RevokeKey(key) => {
+            let digest = key.digest();
+            operations::revoke_key(&client, &api_keys()?, &digest).await?;
             println!("revoked {digest} (instances may accept it for up to the key cache TTL)");
         }
-        "delete-key" => {
-            let digest = key_digest(args)?;
-            let old = client
-                .delete_item()
-                .table_name(api_keys()?)
-                .key("key_sha256", AttributeValue::S(digest.clone()))
-                .return_values(ReturnValue::AllOld)
-                .send()
-                .await?;
-            match old.attributes {
-                Some(_) => println!("deleted key {digest}"),
-                None => println!("no key {digest} (nothing to delete)"),
+        Command::DeleteKey(key) => {
+            let digest = key.digest();
+            if operations::delete_key(&client, &api_keys()?, &digest).await? {
+                println!("deleted key {digest}");
+            } else {
+                println!("no key {digest} (nothing to delete)");
             }
         }
-        "delete-connection" => {
-            let id = ConnectionId::parse(args.required("id")?).ok_or("--id must be a ULID")?;
-            let old = client
-                .delete_item()
-                .table_name(connections()?)
-                .key("connection_id", AttributeValue::S(id.to_string()))
-                .return_values(ReturnValue::AllOld)
-                .send()
-                .await?;
-            match old.attributes {
-                Some(_) => println!("deleted connection {id}"),
-                None => println!("no connection {id} (nothing to delete)"),
-            }
-        }
-        "create-connection" => {
-            let customer = CustomerId::parse(args.required("customer")?)
-                .map_err(|m| format!("--customer {m}"))?;
-            let retailer = ConnectionId::parse(args.required("retailer")?)
-                .ok_or("--retailer must be a ULID")?;
-            let connection = ConnectionSeed {
-                connection_id: new_ulid(now_ms())?,
-                client_id: args.required("client")?.to_owned(),
-                customer_id: customer.as_str().to_owned(),
-                retailer_id: retailer.as_str().to_owned(),
-                status: "active".into(),
-                email: args
-                    .get("email")
-                    .map(|e| Email::parse(e).map(|e| e.as_str().to_owned()))
-                    .transpose()
-                    .map_err(|m| format!("--email {m}"))?,
-                mobile: args
-                    .get("mobile")
-                    .map(|m| Mobile::parse(m).map(|m| m.as_str().to_owned()))
-                    .transpose()
-                    .map_err(|m| format!("--mobile {m}"))?,
-                token: new_secret("uc_tok_")?,
-                token_scopes: args
-                    .get("scopes")
-                    .unwrap_or("connections:write")
-                    .split(',')
+        Command::CreateConnection {
+            client: owner,
+            customer,
+            retailer,
+            scopes,
+            expires_at,
+            email,
+            mobile,
+        } => {
+            let new = NewConnection {
+                client_id: owner,
+                customer_id: customer,
+                retailer_id: retailer,
+                email,
+                mobile,
+                scopes: scopes
+                    .into_iter()
                     .map(|s| s.trim().to_owned())
                     .filter(|s| !s.is_empty())
                     .collect(),
-                token_expires_at: args.get("expires-at").map(str::parse).transpose()?,
+                token_expires_at: expires_at,
             };
-            put_connection(&client, &connections()?, &connection).await?;
+            let connection = operations::create_connection(&client, &connections()?, new).await?;
             println!("connection_id: {}", connection.connection_id);
             println!("token (shown once, not stored): {}", connection.token);
         }
-        "rotate-token" => {
-            let id = ConnectionId::parse(args.required("id")?).ok_or("--id must be a ULID")?;
-            let token = new_secret("uc_tok_")?;
-            let now = clock::now();
-            let mut update = client
-                .update_item()
-                .table_name(connections()?)
-                .key("connection_id", AttributeValue::S(id.to_string()))
-                .condition_expression("attribute_exists(connection_id)")
-                .expression_attribute_values(":h", AttributeValue::S(sha256_hex(&token)))
-                .expression_attribute_values(":now", AttributeValue::S(now.rfc3339))
-                .expression_attribute_values(":one", AttributeValue::N("1".into()))
-                .expression_attribute_values(":zero", AttributeValue::N("0".into()));
-            update = match args.get("expires-at") {
-                Some(at) => update
-                    .update_expression(
-                        "SET token_sha256 = :h, updated_at = :now, version = if_not_exists(version, :zero) + :one, token_expires_at = :exp",
-                    )
-                    .expression_attribute_values(":exp", AttributeValue::N(at.parse::<u64>()?.to_string())),
-                None => update.update_expression(
-                    "SET token_sha256 = :h, updated_at = :now, version = if_not_exists(version, :zero) + :one REMOVE token_expires_at",
-                ),
-            };
-            update.send().await?;
+        Command::RotateToken { id, expires_at } => {
+            let token = operations::rotate_token(&client, &connections()?, &id, expires_at).await?;
             println!("connection_id: {id}");
             println!("token (shown once, not stored): {token}");
         }
-        "show" => {
-            let id = ConnectionId::parse(args.required("id")?).ok_or("--id must be a ULID")?;
-            let item = client
-                .get_item()
-                .table_name(connections()?)
-                .key("connection_id", AttributeValue::S(id.to_string()))
-                .consistent_read(true)
-                .send()
-                .await?
-                .item
-                .ok_or_else(|| format!("no connection {id}"))?;
-            let mut names: Vec<&String> = item.keys().collect();
-            names.sort();
-            for name in names {
-                let value = match &item[name] {
-                    AttributeValue::S(s) => s.clone(),
-                    AttributeValue::N(n) => n.clone(),
-                    AttributeValue::Ss(ss) => ss.join(","),
-                    other => format!("{other:?}"),
-                };
+        Command::DeleteConnection { id } => {
+            if operations::delete_connection(&client, &connections()?, &id).await? {
+                println!("deleted connection {id}");
+            } else {
+                println!("no connection {id} (nothing to delete)");
+            }
+        }
+        Command::Show { id } => {
+            for (name, value) in operations::show(&client, &connections()?, &id).await? {
                 println!("{name:<18} {value}");
             }
         }
-        "dump" => {
-            let mut pages = client
-                .scan()
-                .table_name(connections()?)
-                .consistent_read(true)
-                .into_paginator()
-                .items()
-                .send();
-            while let Some(item) = pages.next().await {
-                let item = item?;
-                let mut out = serde_json::Map::new();
-                for (name, value) in &item {
-                    let value = match value {
-                        _ if name == "token_sha256" => continue,
-                        AttributeValue::S(s) => serde_json::Value::from(s.clone()),
-                        AttributeValue::N(n) => n
-                            .parse::<u64>()
-                            .map(serde_json::Value::from)
-                            .unwrap_or_else(|_| serde_json::Value::from(n.clone())),
-                        AttributeValue::Ss(ss) => serde_json::Value::from(ss.clone()),
-                        other => serde_json::Value::from(format!("{other:?}")),
-                    };
-                    out.insert(name.clone(), value);
-                }
-                println!("{}", serde_json::Value::Object(out));
-            }
+        Command::Dump => {
+            operations::dump(&client, &connections()?, |item| println!("{item}")).await?;
         }
-        other => return Err(format!("unknown command {other:?}; see --help").into()),
     }
     Ok(())
 }
