@@ -341,4 +341,31 @@ mod tests {
         };
         assert!(!detail.contains("secret"), "{detail}");
     }
+
+    #[test]
+    fn a_member_of_the_wrong_type_is_told_what_it_must_be() {
+        assert_eq!(
+            fields(parse(r#"{"customer_id":1,"email":true,"mobile":[],"status":2}"#)),
+            [
+                ("customer_id".into(), "must be a string".into()),
+                ("email".into(), "must be a string or null".into()),
+                ("mobile".into(), "must be a string or null".into()),
+                ("status".into(), "can only be \"disconnected\"".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn malformed_details_say_what_is_wrong() {
+        let detail = |body: &str| match parse(body) {
+            Err(PatchError::Malformed(detail)) => detail,
+            other => panic!("expected malformed for {body:?}, got {other:?}"),
+        };
+        assert_eq!(detail("[1]"), "the body must be a JSON object");
+        assert_eq!(detail(r#"{"email":"#), "the body ends before its JSON does");
+        assert_eq!(
+            detail("{\n  \"email\" x}"),
+            "the body is not valid JSON (line 2, column 11)"
+        );
+    }
 }
