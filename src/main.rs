@@ -1,6 +1,7 @@
 //! Wiring only: configuration, the DynamoDB client, the runtime loop.
 
 use lambda_http::lambda_runtime::{self, LambdaEvent, service_fn};
+use serde_json::value::RawValue;
 use update_connection::{App, Config, Event, telemetry};
 
 // mimalloc: the SDK allocates a lot per call; measured 14% less CPU on the request path
@@ -21,8 +22,13 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         app.warm_up(WARM_UP_BUDGET).await;
     }
     let app = &app;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Event>| async move {
-        Ok::<_, lambda_runtime::Error>(app.handle(&event.payload, &event.context.request_id).await)
-    }))
+    // The runtime only checks that the event is JSON; `Event::from_json` reads it, so no
+    // event shape becomes an invocation error.
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<Box<RawValue>>| async move {
+            let payload = Event::from_json(event.payload.get());
+            Ok::<_, lambda_runtime::Error>(app.handle(&payload, &event.context.request_id).await)
+        },
+    ))
     .await
 }

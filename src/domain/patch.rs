@@ -345,7 +345,9 @@ mod tests {
     #[test]
     fn a_member_of_the_wrong_type_is_told_what_it_must_be() {
         assert_eq!(
-            fields(parse(r#"{"customer_id":1,"email":true,"mobile":[],"status":2}"#)),
+            fields(parse(
+                r#"{"customer_id":1,"email":true,"mobile":[],"status":2}"#
+            )),
             [
                 ("customer_id".into(), "must be a string".into()),
                 ("email".into(), "must be a string or null".into()),

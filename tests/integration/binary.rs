@@ -96,6 +96,13 @@ async fn serves_events_and_logs_one_clean_line_per_request() {
         ),
         ("r5", patch(ACTIVE, r#"{"status":"disconnected"}"#), 200),
         ("r6", json!({"not": "an http event"}), 404),
+        // A field of the wrong type (only a direct invoke can send one): still an answer,
+        // never a runtime error whose message would quote the value.
+        (
+            "r6b",
+            json!({"multiValueHeaders": {"authorization": "Bearer leaked-token-789"}}),
+            404,
+        ),
     ];
     let mut child = Some(child);
     for (id, event, status) in &requests {
@@ -124,7 +131,7 @@ async fn serves_events_and_logs_one_clean_line_per_request() {
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
         .filter(|l| l["message"] == "request")
         .collect();
-    assert_eq!(request_lines.len(), 7, "one line per request:\n{logs}");
+    assert_eq!(request_lines.len(), 8, "one line per request:\n{logs}");
     let r1 = request_lines
         .iter()
         .find(|l| l["request_id"] == "r1")
@@ -146,7 +153,7 @@ async fn serves_events_and_logs_one_clean_line_per_request() {
         .lines()
         .filter(|l| serde_json::from_str::<Value>(l).is_ok())
         .count();
-    assert_eq!(json_lines, 7, "{logs}");
+    assert_eq!(json_lines, 8, "{logs}");
 
     // The same lines carry the CloudWatch EMF metrics, by function name and outcome.
     let emf: Vec<Value> = logs
@@ -154,7 +161,7 @@ async fn serves_events_and_logs_one_clean_line_per_request() {
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
         .filter(|l| l.get("_aws").is_some())
         .collect();
-    assert_eq!(emf.len(), 7, "metrics on every request line:\n{logs}");
+    assert_eq!(emf.len(), 8, "metrics on every request line:\n{logs}");
     assert!(
         emf.iter()
             .all(|m| m["FunctionName"] == "update-connection" && m["Requests"] == 1)
@@ -169,6 +176,7 @@ async fn serves_events_and_logs_one_clean_line_per_request() {
             "invalid-api-key",
             "ok",
             "not-found",
+            "not-found",
             "ok"
         ]
     );
@@ -181,6 +189,7 @@ async fn serves_events_and_logs_one_clean_line_per_request() {
     let mut secrets = vec![
         KEY.to_owned(),
         "leaked-token-123".into(),
+        "leaked-token-789".into(),
         "leaked-api-key-456".into(),
         email.into(),
         mobile.into(),
