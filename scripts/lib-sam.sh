@@ -123,11 +123,17 @@ sam_stack_up() {
 
   DDB_PORT=${DDB_PORT:-8000}
   echo "==> DynamoDB Local (in memory) on port $DDB_PORT"
+  if [ "$SAM_LOCAL_INSIDE" = existing ]; then
+    # The function's container must reach it through Docker's bridge, so it cannot be
+    # kept to loopback here; the private daemon's namespace keeps it in.
+    echo "    warning: with your own Docker daemon, DynamoDB Local listens on every interface"
+    echo "    of this machine while the script runs (no bind option); it holds demo data only"
+  fi
   start_dynamodb_local "$DDB_PORT"
   SAM_PIDS+=("$DDB_PID")
   export AWS_REGION=eu-west-1 AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local
   export CONNECTIONS_TABLE=connections API_KEYS_TABLE=api-keys
-  ADMIN=(env AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$DDB_PORT" target/debug/connections-admin)
+  ADMIN=(env AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$DDB_PORT" "${CARGO_TARGET_DIR:-target}/debug/connections-admin")
   "${ADMIN[@]}" create-tables >/dev/null
   "${ADMIN[@]}" seed-demo >/dev/null
   echo "    tables from template.yaml, demo data from demo/seed.json"

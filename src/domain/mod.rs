@@ -4,7 +4,7 @@ mod connection;
 mod connection_id;
 mod contact;
 mod customer_id;
-mod patch;
+pub mod patch;
 mod precondition;
 pub mod rules;
 

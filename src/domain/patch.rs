@@ -148,7 +148,8 @@ fn malformed_detail(e: &serde_json::Error) -> String {
     }
 }
 
-const KNOWN: [&str; 4] = ["customer_id", "email", "mobile", "status"];
+/// The members a body may hold: the parser's whole vocabulary (openapi.yaml is held to it).
+pub const MEMBERS: [&str; 4] = ["customer_id", "email", "mobile", "status"];
 
 /// Walks the top-level object once: keeps known members' values, names unknown ones
 /// without building them, and refuses a member given twice (JSON parsers disagree on
@@ -176,7 +177,7 @@ impl<'de> Visitor<'de> for BodyVisitor {
         let mut names: Vec<String> = Vec::new();
         let mut duplicate = None;
         while let Some(name) = map.next_key::<String>()? {
-            if KNOWN.contains(&name.as_str()) {
+            if MEMBERS.contains(&name.as_str()) {
                 let value = map.next_value::<Value>()?;
                 members.push((name.clone(), value));
             } else {

@@ -63,8 +63,16 @@ fn the_request_schema_is_the_patch_parser() {
         .collect();
     assert_eq!(
         names,
-        BTreeSet::from(["customer_id", "email", "mobile", "status"])
+        BTreeSet::from(update_connection::domain::patch::MEMBERS)
     );
+    // Every member can make a body worth sending on its own: each has its `anyOf` branch.
+    let alone: BTreeSet<&str> = schema["anyOf"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|branch| branch["required"][0].as_str().unwrap())
+        .collect();
+    assert_eq!(alone, names);
     assert_eq!(
         props["email"]["maxLength"].as_u64(),
         Some(Email::MAX_LEN as u64)
