@@ -16,7 +16,8 @@ LAYERS = [
                         "futures_channel", "async_stream", "tokio_stream", "http_serde", "serde_path_to_error",
                         "pin_project", "floor", "floor_roundtrip"}),
     ("SigV4 signing (aws_sigv4, sha2, hmac)", {"aws_sigv4", "sha2", "hmac", "digest", "block_buffer",
-                                               "crypto_common", "hex", "percent_encoding", "form_urlencoded"}),
+                                               "crypto_common", "hex"}),
+    ("URL parsing and encoding", {"url", "idna", "percent_encoding", "form_urlencoded"}),
     ("SDK orchestration", {"aws_smithy_runtime", "aws_smithy_runtime_api", "aws_smithy_types", "aws_smithy_http",
                            "aws_smithy_async", "aws_smithy_observability", "aws_smithy_http_client",
                            "aws_smithy_schema", "aws_sdk_dynamodb", "aws_runtime", "aws_types", "aws_config",
@@ -29,9 +30,12 @@ LAYERS = [
                       "httpdate"}),
     ("tokio", {"tokio", "mio", "parking_lot", "parking_lot_core", "lock_api", "atomic_waker"}),
     ("tracing", {"tracing", "tracing_core", "tracing_subscriber", "sharded_slab", "thread_local", "nu_ansi_term"}),
-    ("Rust std (fmt, collections, time)", {"core", "alloc", "std", "hashbrown", "indexmap", "smallvec",
-                                           "memchr", "once_cell", "time", "num_conv", "powerfmt"}),
+    ("Rust std: collections, other", {"hashbrown", "indexmap", "smallvec", "memchr", "once_cell", "time",
+                                      "num_conv", "powerfmt", "arc_swap", "regex_lite"}),
 ]
+# core/alloc/std code that names no other crate: by module.
+STD_MODULES = {"fmt": "Rust std: fmt", "hash": "Rust std: hashing (SipHash)", "str": "Rust std: str, UTF-8 checks",
+               "string": "Rust std: fmt"}
 CRATE_LAYER = {c: name for name, crates in LAYERS for c in crates}
 WRAPPERS = {"core", "alloc", "std", "impl", "dyn", "as", "mut", "const"}
 ALLOC = re.compile(r"^(_?mi_|mi_|malloc|free|calloc|realloc|cfree|_int_(malloc|free|realloc)|"
@@ -40,10 +44,14 @@ ALLOC = re.compile(r"^(_?mi_|mi_|malloc|free|calloc|realloc|cfree|_int_(malloc|f
 
 
 def crate_of(fn):
+    """The first crate the name mentions that is not core/alloc/std; else 'std:<module>'."""
     tokens = re.findall(r"([A-Za-z_][A-Za-z0-9_]*)::", fn)
     for t in tokens:
-        if t not in WRAPPERS:
+        if t not in WRAPPERS and t in CRATE_LAYER:
             return t
+    for i, t in enumerate(tokens):
+        if t in ("core", "alloc", "std") and i + 1 < len(tokens):
+            return "std:" + tokens[i + 1]
     return tokens[0] if tokens else None
 
 
@@ -55,10 +63,14 @@ def layer(obj, fn):
     crate = crate_of(fn)
     if crate in CRATE_LAYER:
         return CRATE_LAYER[crate]
+    if crate and crate.startswith("std:"):
+        return STD_MODULES.get(crate[4:], "Rust std: collections, other")
     if "libc.so" in obj or "libc-" in obj:
         return "libc (memcpy, syscalls)"
     if "ld-linux" in obj or "vgpreload" in obj:
         return "loader / valgrind"
+    if crate in ("aws_sdk_sts", "webpki", "rustls_pki_types", "tracing_serde", "compiler_builtins"):
+        return "other"
     if crate:
         return "other: " + crate
     return "other (unnamed)"
