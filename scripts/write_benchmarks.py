@@ -106,7 +106,10 @@ wf, wr, wu, w4 = warm[F], warm[R], warm[U], warm422[U]
 cf, cr, cu, c4 = wf["cpu_us_per_invocation"], wr["cpu_us_per_invocation"], wu["cpu_us_per_invocation"], w4["cpu_us_per_invocation"]
 w("## 3. Warm CPU per invocation")
 w("")
-w(f"One process each, 20 warm-up invocations, then {wu['invocations']} measured; DynamoDB Local over plain HTTP on loopback.")
+w(f"{wu.get('rounds', 1)} rounds, the binaries taking turns (order reversed every other round); each round a fresh "
+  f"process, 20 warm-up invocations, then {wu['invocations'] // wu.get('rounds', 1)} measured ({wu['invocations']} in all). "
+  "CPU per invocation is the median of the rounds' figures; latency percentiles are over every invocation. "
+  "DynamoDB Local over plain HTTP on loopback.")
 w("")
 w("| binary, request | DynamoDB calls | CPU per invocation | / floor | / 1-RT floor | of which user | latency median | p90 | p99 | peak RSS |")
 w("|---|---|---|---|---|---|---|---|---|---|")
