@@ -15,7 +15,7 @@ LAYERS = [
                         "tower", "tower_service", "tower_layer", "futures_util", "futures_core",
                         "futures_channel", "async_stream", "tokio_stream", "http_serde", "serde_path_to_error",
                         "pin_project", "floor", "floor_roundtrip"}),
-    ("SigV4 signing (aws_sigv4, sha2, hmac)", {"aws_sigv4", "sha2", "hmac", "digest", "block_buffer",
+    ("SigV4 signing, SHA-256, HMAC", {"aws_sigv4", "sha2", "hmac", "digest", "block_buffer",
                                                "crypto_common", "hex"}),
     ("URL parsing and encoding", {"url", "idna", "percent_encoding", "form_urlencoded"}),
     ("SDK orchestration", {"aws_smithy_runtime", "aws_smithy_runtime_api", "aws_smithy_types", "aws_smithy_http",
@@ -59,7 +59,7 @@ def layer(obj, fn):
     if ALLOC.match(fn) or "mimalloc" in fn or "__rust_alloc" in fn or "__rust_dealloc" in fn:
         return "allocator"
     if "sha256" in fn.lower() and ("sha2" in fn or "aws_lc" in fn):
-        return "SigV4 signing (aws_sigv4, sha2, hmac)"
+        return "SigV4 signing, SHA-256, HMAC"
     crate = crate_of(fn)
     if crate in CRATE_LAYER:
         return CRATE_LAYER[crate]
