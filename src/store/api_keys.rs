@@ -8,17 +8,19 @@ impl Store {
     /// or revoked key. A strongly consistent read, so that a revocation or a new key is
     /// seen at once by every cache miss (it costs 1 RCU instead of 0.5; only misses pay).
     pub async fn client_for_key(&self, key_sha256: &str) -> Result<Option<String>, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.api_keys_table)
-            .key(attr::KEY_SHA256, AttributeValue::S(key_sha256.to_owned()))
-            .consistent_read(true)
-            .projection_expression("client_id, #status")
-            .expression_attribute_names("#status", attr::STATUS)
-            .send()
-            .await
-            .map_err(|e| StoreError::from_sdk(&e))?;
+        // Boxed, as in update.rs: a small handler future is cheap for lambda_runtime to move.
+        let output = Box::pin(
+            self.client
+                .get_item()
+                .table_name(&self.api_keys_table)
+                .key(attr::KEY_SHA256, AttributeValue::S(key_sha256.to_owned()))
+                .consistent_read(true)
+                .projection_expression("client_id, #status")
+                .expression_attribute_names("#status", attr::STATUS)
+                .send(),
+        )
+        .await
+        .map_err(|e| StoreError::from_sdk(&e))?;
         let Some(item) = output.item else {
             return Ok(None);
         };

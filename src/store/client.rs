@@ -14,6 +14,8 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::{Credentials, SharedHttpClient};
 use aws_smithy_http_client::tls::{self, TlsContext, TrustStore, rustls_provider::CryptoMode};
 
+use super::user_agent::StaticUserAgent;
+
 /// Each call gets at most this long, retries included; a request makes at most two calls
 /// (key lookup on a cache miss, then the update), so a dead database is a 503 in < 5 s.
 pub const OPERATION_TIMEOUT: Duration = Duration::from_millis(2_000);
@@ -37,7 +39,15 @@ pub async fn dynamodb_client() -> Client {
     } else {
         loader().credentials_provider(EnvironmentVariableCredentialsProvider::new())
     };
-    Client::new(&loader.load().await)
+    client(&loader.load().await)
+}
+
+/// The SDK's client with the user agent built once (`user_agent.rs`).
+fn client(config: &aws_config::SdkConfig) -> Client {
+    let config = aws_sdk_dynamodb::config::Builder::from(config)
+        .interceptor(StaticUserAgent::new())
+        .build();
+    Client::from_conf(config)
 }
 
 /// The same client settings against an explicit endpoint (tests, local tools).
@@ -45,7 +55,7 @@ pub async fn dynamodb_client_at(endpoint: &str) -> Client {
     let loader = loader()
         .endpoint_url(endpoint)
         .credentials_provider(placeholder_credentials());
-    Client::new(&loader.load().await)
+    client(&loader.load().await)
 }
 
 fn placeholder_credentials() -> Credentials {

@@ -5,6 +5,7 @@ mod client;
 mod error;
 mod item;
 mod update;
+mod user_agent;
 
 use aws_sdk_dynamodb::Client;
 

@@ -1,6 +1,7 @@
 //! The one conditional `UpdateItem` that carries every rule the database can judge.
 
 use std::collections::HashMap;
+use std::sync::LazyLock;
 
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
@@ -64,11 +65,17 @@ fn n(v: u64) -> AttributeValue {
     AttributeValue::N(v.to_string())
 }
 
-/// Builds the condition (ownership, token, scope, expiry, not disconnected, version) and
-/// the update (the patch, `updated_at`, `version + 1`, `disconnected_at` on disconnect).
-pub fn expressions(req: &UpdateRequest<'_>) -> Expressions {
-    let mut e = Expressions::default();
+/// What every write has in common: the names it always uses, the condition without
+/// If-Match, and the start of the SET clause. Built once per instance instead of once per
+/// request (`expressions` builds everything else around it).
+struct Common {
+    names: HashMap<String, String>,
+    condition: String,
+    set: String,
+}
 
+static COMMON: LazyLock<Common> = LazyLock::new(|| {
+    let mut e = Expressions::default();
     let id = e.name(attr::CONNECTION_ID);
     let client = e.name(attr::CLIENT_ID);
     let token = e.name(attr::TOKEN_SHA256);
@@ -77,13 +84,7 @@ pub fn expressions(req: &UpdateRequest<'_>) -> Expressions {
     let status = e.name(attr::STATUS);
     let version = e.name(attr::VERSION);
     let recent: Vec<String> = RECENT_REQUEST_IDS.iter().map(|a| e.name(a)).collect();
-    e.value(":request_id", s(req.request_id));
-    e.value(":client", s(&req.caller.client_id));
-    e.value(":token", s(&req.caller.token_sha256));
-    e.value(":scope", s(WRITE_SCOPE));
-    e.value(":ss", s("SS"));
-    e.value(":now_epoch", n(req.now_epoch));
-    e.value(":disconnected", s(DISCONNECTED));
+    let updated_at = e.name(attr::UPDATED_AT);
     // `contains` on a plain string matches a substring ("connections:write-limited"), so
     // the scopes must also be a string set, where it means membership.
     let mut condition = format!(
@@ -97,27 +98,6 @@ pub fn expressions(req: &UpdateRequest<'_>) -> Expressions {
             " AND (attribute_not_exists({name}) OR {name} <> :request_id)"
         ));
     }
-    match req.precondition {
-        Precondition::None | Precondition::Any => {}
-        // No tag can match: a condition that is always false, still judged after the
-        // others so the caller learns 412 only once it may see the connection.
-        Precondition::Versions(versions) if versions.is_empty() => {
-            condition.push_str(&format!(" AND attribute_not_exists({id})"));
-        }
-        Precondition::Versions(versions) => {
-            let placeholders: Vec<String> = versions
-                .iter()
-                .enumerate()
-                .map(|(i, v)| e.value(&format!(":v{i}"), n(*v)))
-                .collect();
-            condition.push_str(&format!(" AND {version} IN ({})", placeholders.join(", ")));
-        }
-    }
-
-    let updated_at = e.name(attr::UPDATED_AT);
-    e.value(":now", s(req.now_rfc3339));
-    e.value(":zero", n(0));
-    e.value(":one", n(1));
     let mut set = vec![
         format!("{updated_at} = :now"),
         format!("{version} = if_not_exists({version}, :zero) + :one"),
@@ -131,11 +111,61 @@ pub fn expressions(req: &UpdateRequest<'_>) -> Expressions {
     if let Some(newest) = recent.first() {
         set.push(format!("{newest} = :request_id"));
     }
+    Common {
+        names: e.names,
+        condition,
+        set: format!("SET {}", set.join(", ")),
+    }
+});
+
+/// Builds the condition (ownership, token, scope, expiry, not disconnected, version) and
+/// the update (the patch, `updated_at`, `version + 1`, `disconnected_at` on disconnect).
+pub fn expressions(req: &UpdateRequest<'_>) -> Expressions {
+    let common = &*COMMON;
+    let mut e = Expressions {
+        condition: String::with_capacity(common.condition.len() + 64),
+        update: String::with_capacity(common.set.len() + 128),
+        names: common.names.clone(),
+        values: HashMap::with_capacity(16),
+    };
+    e.condition.push_str(&common.condition);
+    e.update.push_str(&common.set);
+    e.value(":request_id", s(req.request_id));
+    e.value(":client", s(&req.caller.client_id));
+    e.value(":token", s(&req.caller.token_sha256));
+    e.value(":scope", s(WRITE_SCOPE));
+    e.value(":ss", s("SS"));
+    e.value(":now_epoch", n(req.now_epoch));
+    e.value(":disconnected", s(DISCONNECTED));
+    e.value(":now", s(req.now_rfc3339));
+    e.value(":zero", n(0));
+    e.value(":one", n(1));
+    match req.precondition {
+        Precondition::None | Precondition::Any => {}
+        // No tag can match: a condition that is always false, still judged after the
+        // others so the caller learns 412 only once it may see the connection.
+        Precondition::Versions(versions) if versions.is_empty() => {
+            e.condition
+                .push_str(" AND attribute_not_exists(#connection_id)");
+        }
+        Precondition::Versions(versions) => {
+            e.condition.push_str(" AND #version IN (");
+            for (i, v) in versions.iter().enumerate() {
+                let placeholder = format!(":v{i}");
+                if i > 0 {
+                    e.condition.push_str(", ");
+                }
+                e.condition.push_str(&placeholder);
+                e.values.insert(placeholder, n(*v));
+            }
+            e.condition.push(')');
+        }
+    }
     let mut remove = Vec::new();
     if let Some(customer_id) = &req.patch.customer_id {
         let name = e.name(attr::CUSTOMER_ID);
         e.value(":customer_id", s(customer_id.as_str()));
-        set.push(format!("{name} = :customer_id"));
+        e.update.push_str(&format!(", {name} = :customer_id"));
     }
     for (attribute, change) in [
         (attr::EMAIL, req.patch.email.as_ref().map(|v| v.as_str())),
@@ -147,23 +177,22 @@ pub fn expressions(req: &UpdateRequest<'_>) -> Expressions {
             Change::Set(value) => {
                 let name = e.name(attribute);
                 let placeholder = format!(":{attribute}");
+                e.update.push_str(&format!(", {name} = {placeholder}"));
                 e.value(&placeholder, s(value));
-                set.push(format!("{name} = {placeholder}"));
             }
         }
     }
     if req.patch.disconnect {
         let disconnected_at = e.name(attr::DISCONNECTED_AT);
-        set.push(format!("{status} = :disconnected"));
-        set.push(format!("{disconnected_at} = :now"));
+        e.update.push_str(&format!(
+            ", #{} = :disconnected, {disconnected_at} = :now",
+            attr::STATUS
+        ));
     }
-    let mut update = format!("SET {}", set.join(", "));
     if !remove.is_empty() {
-        update.push_str(&format!(" REMOVE {}", remove.join(", ")));
+        e.update.push_str(" REMOVE ");
+        e.update.push_str(&remove.join(", "));
     }
-
-    e.condition = condition;
-    e.update = update;
     e
 }
 
@@ -173,19 +202,24 @@ impl Store {
         req: &UpdateRequest<'_>,
     ) -> Result<UpdateOutcome, StoreError> {
         let e = expressions(req);
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.connections_table)
-            .key(attr::CONNECTION_ID, s(req.id.as_str()))
-            .condition_expression(e.condition)
-            .update_expression(e.update)
-            .set_expression_attribute_names(Some(e.names))
-            .set_expression_attribute_values(Some(e.values))
-            .return_values(ReturnValue::AllNew)
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await;
+        // Boxed: the SDK's future is large, and lambda_runtime moves the handler's future
+        // several times per invocation (memcpy of every byte each time).
+        let result = Box::pin(
+            self.client
+                .update_item()
+                .table_name(&self.connections_table)
+                .key(attr::CONNECTION_ID, s(req.id.as_str()))
+                .condition_expression(e.condition)
+                .update_expression(e.update)
+                .set_expression_attribute_names(Some(e.names))
+                .set_expression_attribute_values(Some(e.values))
+                .return_values(ReturnValue::AllNew)
+                .return_values_on_condition_check_failure(
+                    ReturnValuesOnConditionCheckFailure::AllOld,
+                )
+                .send(),
+        )
+        .await;
         match result {
             Ok(output) => {
                 let item = output
@@ -199,6 +233,157 @@ impl Store {
                 ),
                 _ => Err(StoreError::from_sdk(&err)),
             },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::rules::Caller;
+
+    // The builder as it was before the common part was built once: each shape must give
+    // the same expressions.
+    /// Builds the condition (ownership, token, scope, expiry, not disconnected, version) and
+    /// the update (the patch, `updated_at`, `version + 1`, `disconnected_at` on disconnect).
+    fn reference(req: &UpdateRequest<'_>) -> Expressions {
+        let mut e = Expressions::default();
+
+        let id = e.name(attr::CONNECTION_ID);
+        let client = e.name(attr::CLIENT_ID);
+        let token = e.name(attr::TOKEN_SHA256);
+        let scopes = e.name(attr::TOKEN_SCOPES);
+        let expires = e.name(attr::TOKEN_EXPIRES_AT);
+        let status = e.name(attr::STATUS);
+        let version = e.name(attr::VERSION);
+        let recent: Vec<String> = RECENT_REQUEST_IDS.iter().map(|a| e.name(a)).collect();
+        e.value(":request_id", s(req.request_id));
+        e.value(":client", s(&req.caller.client_id));
+        e.value(":token", s(&req.caller.token_sha256));
+        e.value(":scope", s(WRITE_SCOPE));
+        e.value(":ss", s("SS"));
+        e.value(":now_epoch", n(req.now_epoch));
+        e.value(":disconnected", s(DISCONNECTED));
+        // `contains` on a plain string matches a substring ("connections:write-limited"), so
+        // the scopes must also be a string set, where it means membership.
+        let mut condition = format!(
+            "attribute_exists({id}) AND {client} = :client AND {token} = :token \
+             AND attribute_type({scopes}, :ss) AND contains({scopes}, :scope) \
+             AND (attribute_not_exists({expires}) OR {expires} > :now_epoch) \
+             AND {status} <> :disconnected"
+        );
+        for name in &recent {
+            condition.push_str(&format!(
+                " AND (attribute_not_exists({name}) OR {name} <> :request_id)"
+            ));
+        }
+        match req.precondition {
+            Precondition::None | Precondition::Any => {}
+            // No tag can match: a condition that is always false, still judged after the
+            // others so the caller learns 412 only once it may see the connection.
+            Precondition::Versions(versions) if versions.is_empty() => {
+                condition.push_str(&format!(" AND attribute_not_exists({id})"));
+            }
+            Precondition::Versions(versions) => {
+                let placeholders: Vec<String> = versions
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| e.value(&format!(":v{i}"), n(*v)))
+                    .collect();
+                condition.push_str(&format!(" AND {version} IN ({})", placeholders.join(", ")));
+            }
+        }
+
+        let updated_at = e.name(attr::UPDATED_AT);
+        e.value(":now", s(req.now_rfc3339));
+        e.value(":zero", n(0));
+        e.value(":one", n(1));
+        let mut set = vec![
+            format!("{updated_at} = :now"),
+            format!("{version} = if_not_exists({version}, :zero) + :one"),
+        ];
+        // Shift the recent ids down by one: every right-hand side reads the item as it was
+        // before this update. An empty slot is filled with this request's id, which is harmless.
+        for pair in recent.windows(2).rev() {
+            let [newer, older] = pair else { continue };
+            set.push(format!("{older} = if_not_exists({newer}, :request_id)"));
+        }
+        if let Some(newest) = recent.first() {
+            set.push(format!("{newest} = :request_id"));
+        }
+        let mut remove = Vec::new();
+        if let Some(customer_id) = &req.patch.customer_id {
+            let name = e.name(attr::CUSTOMER_ID);
+            e.value(":customer_id", s(customer_id.as_str()));
+            set.push(format!("{name} = :customer_id"));
+        }
+        for (attribute, change) in [
+            (attr::EMAIL, req.patch.email.as_ref().map(|v| v.as_str())),
+            (attr::MOBILE, req.patch.mobile.as_ref().map(|v| v.as_str())),
+        ] {
+            match change {
+                Change::Keep => {}
+                Change::Remove => remove.push(e.name(attribute)),
+                Change::Set(value) => {
+                    let name = e.name(attribute);
+                    let placeholder = format!(":{attribute}");
+                    e.value(&placeholder, s(value));
+                    set.push(format!("{name} = {placeholder}"));
+                }
+            }
+        }
+        if req.patch.disconnect {
+            let disconnected_at = e.name(attr::DISCONNECTED_AT);
+            set.push(format!("{status} = :disconnected"));
+            set.push(format!("{disconnected_at} = :now"));
+        }
+        let mut update = format!("SET {}", set.join(", "));
+        if !remove.is_empty() {
+            update.push_str(&format!(" REMOVE {}", remove.join(", ")));
+        }
+
+        e.condition = condition;
+        e.update = update;
+        e
+    }
+
+    #[test]
+    fn the_common_part_built_once_gives_the_same_expressions() {
+        let id = ConnectionId::parse("01J51S0JYV6N7K1030CV1ZKSCB").unwrap();
+        let caller = Caller {
+            client_id: "client-a".to_owned(),
+            token_sha256: "ab".repeat(32),
+        };
+        let patches = [
+            r#"{"email":"bob@example.org","mobile":null}"#,
+            r#"{"customer_id":"C-1","mobile":"+447700900123"}"#,
+            r#"{"status":"disconnected","email":null}"#,
+        ];
+        let preconditions = [
+            Precondition::None,
+            Precondition::Any,
+            Precondition::Versions(Vec::new()),
+            Precondition::Versions(vec![3]),
+            Precondition::Versions(vec![3, 4, 9]),
+        ];
+        for body in patches {
+            let patch = Patch::from_json(body.as_bytes()).unwrap();
+            for precondition in &preconditions {
+                let req = UpdateRequest {
+                    id: &id,
+                    request_id: "req-1",
+                    caller: &caller,
+                    patch: &patch,
+                    precondition,
+                    now_epoch: 1_795_910_400,
+                    now_rfc3339: "2026-11-28T00:00:00Z",
+                };
+                assert_eq!(
+                    expressions(&req),
+                    reference(&req),
+                    "{body} {precondition:?}"
+                );
+            }
         }
     }
 }

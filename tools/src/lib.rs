@@ -209,7 +209,19 @@ pub fn spawn(bin: &str, api: &RuntimeApi) -> (Child, Instant) {
     (child, start)
 }
 
+/// SIGTERM first, so that a wrapper such as valgrind can write its output; SIGKILL if the
+/// process is still there after 30 s.
 pub fn stop(mut child: Child) {
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
     let _ = child.kill();
     let _ = child.wait();
 }

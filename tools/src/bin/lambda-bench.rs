@@ -4,8 +4,10 @@
 //!   lambda-bench cold --bin PATH --event FILE [--runs 20]
 //!       init (exec to the first GET /next), first response, first and warm invocation
 //!       latency, peak RSS, over fresh processes
-//!   lambda-bench warm --bin PATH --event FILE [--invocations 300]
-//!       CPU time per invocation (all threads, from /proc schedstat), latency, peak RSS
+//!   lambda-bench warm --bin PATH --event FILE [--invocations 300] [--rounds 1]
+//!       CPU time per invocation (all threads, from /proc schedstat), latency, peak RSS;
+//!       with several rounds, the binaries take turns (a fresh process each round, the
+//!       order alternating) and the CPU figure is the median of the rounds' figures
 //!
 //! The child gets a Lambda-like environment: this process's `AWS_*`, `DYNAMODB_*`, `MIMALLOC_*`, table
 //! names, `SSL_CERT_FILE` and `PATH`, and nothing else.
@@ -130,13 +132,25 @@ fn cold_once(bin: &str, event: &[u8], run: usize, r: &mut Cold) {
     }
 }
 
-fn warm(bin: &str, event: &[u8], invocations: usize) -> Value {
+/// One warm process: (CPU ns, user ticks, system ticks, latencies in µs, elapsed, peak RSS
+/// MiB, statuses).
+struct WarmRun {
+    cpu_ns: u64,
+    user: u64,
+    system: u64,
+    latency: Vec<f64>,
+    elapsed: Duration,
+    rss: f64,
+    statuses: HashMap<u16, u32>,
+}
+
+fn warm_once(bin: &str, event: &[u8], invocations: usize, round: usize) -> WarmRun {
     let api = RuntimeApi::start();
     let (child, _) = spawn(bin, &api);
     api.wait_for_init(Duration::from_secs(30))
         .expect("the function never asked for an event");
     for i in 0..20 {
-        api.invoke(&format!("warmup-{i}"), event);
+        api.invoke(&format!("warmup-{round}-{i}"), event);
     }
     let pid = child.id();
     let cpu_before = cpu_ns(pid);
@@ -145,28 +159,71 @@ fn warm(bin: &str, event: &[u8], invocations: usize) -> Value {
     let mut latency = Vec::with_capacity(invocations);
     let mut statuses = HashMap::new();
     for i in 0..invocations {
-        let (l, _, status) = api.invoke(&format!("warm-{i}"), event);
+        let (l, _, status) = api.invoke(&format!("warm-{round}-{i}"), event);
         *statuses.entry(status).or_insert(0) += 1;
         latency.push(l.as_secs_f64() * 1e6);
     }
     let elapsed = started.elapsed();
     let cpu = cpu_ns(pid) - cpu_before;
     let ticks_after = user_system_ticks(pid);
-    let (user, system) = (
-        ticks_after.0 - ticks_before.0,
-        ticks_after.1 - ticks_before.1,
-    );
     let rss = peak_rss_kib(pid) as f64 / 1024.0;
     stop(child);
-    json!({
-        "invocations": invocations,
-        "cpu_us_per_invocation": cpu as f64 / 1e3 / invocations as f64,
-        "user_share": if user + system == 0 { 0.0 } else { user as f64 / (user + system) as f64 },
-        "latency_us": stats(latency),
-        "throughput_per_s": invocations as f64 / elapsed.as_secs_f64(),
-        "peak_rss_mib": rss,
-        "statuses": statuses.iter().map(|(k, v)| (k.to_string(), json!(v))).collect::<serde_json::Map<_, _>>(),
-    })
+    WarmRun {
+        cpu_ns: cpu,
+        user: ticks_after.0 - ticks_before.0,
+        system: ticks_after.1 - ticks_before.1,
+        latency,
+        elapsed,
+        rss,
+        statuses,
+    }
+}
+
+/// Every binary `rounds` times, taking turns (the order reversed every other round), so
+/// that drift in a shared machine's load hits all alike.
+fn warm(bins: &[String], event: &[u8], invocations: usize, rounds: usize) -> Value {
+    let per_round = invocations.div_ceil(rounds.max(1));
+    let mut runs: Vec<Vec<WarmRun>> = bins.iter().map(|_| Vec::new()).collect();
+    for round in 0..rounds.max(1) {
+        let mut order: Vec<usize> = (0..bins.len()).collect();
+        if round % 2 == 1 {
+            order.reverse();
+        }
+        for i in order {
+            runs[i].push(warm_once(&bins[i], event, per_round, round));
+        }
+    }
+    let mut out = serde_json::Map::new();
+    for (bin, runs) in bins.iter().zip(runs) {
+        let per_invocation: Vec<f64> = runs
+            .iter()
+            .map(|r| r.cpu_ns as f64 / 1e3 / per_round as f64)
+            .collect();
+        let (user, system) = runs
+            .iter()
+            .fold((0, 0), |(u, s), r| (u + r.user, s + r.system));
+        let elapsed: f64 = runs.iter().map(|r| r.elapsed.as_secs_f64()).sum();
+        let mut statuses: HashMap<u16, u32> = HashMap::new();
+        for r in &runs {
+            for (k, v) in &r.statuses {
+                *statuses.entry(*k).or_insert(0) += v;
+            }
+        }
+        let latency: Vec<f64> = runs.iter().flat_map(|r| r.latency.clone()).collect();
+        let total = latency.len();
+        out.insert(label(bin), json!({
+            "invocations": total,
+            "rounds": runs.len(),
+            "cpu_us_per_invocation": stats(per_invocation.clone())["median"],
+            "cpu_us_rounds": per_invocation,
+            "user_share": if user + system == 0 { 0.0 } else { user as f64 / (user + system) as f64 },
+            "latency_us": stats(latency),
+            "throughput_per_s": total as f64 / elapsed,
+            "peak_rss_mib": runs.iter().map(|r| r.rss).fold(0.0, f64::max),
+            "statuses": statuses.iter().map(|(k, v)| (k.to_string(), json!(v))).collect::<serde_json::Map<_, _>>(),
+        }));
+    }
+    Value::Object(out)
 }
 
 fn main() {
@@ -197,11 +254,10 @@ fn main() {
             let n = flag(&args, "--invocations")
                 .and_then(|n| n.parse().ok())
                 .unwrap_or(300);
-            Value::Object(
-                bins.iter()
-                    .map(|b| (label(b), warm(b, &event, n)))
-                    .collect(),
-            )
+            let rounds = flag(&args, "--rounds")
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(1);
+            warm(&bins, &event, n, rounds)
         }
         other => panic!("unknown mode {other}"),
     };
