@@ -17,7 +17,10 @@ fn member_names(data: &[u8]) -> Option<Vec<String>> {
         fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
             f.write_str("an object")
         }
-        fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        fn visit_map<A: serde::de::MapAccess<'de>>(
+            self,
+            mut map: A,
+        ) -> Result<Self::Value, A::Error> {
             let mut names = Vec::new();
             while let Some(name) = map.next_key::<String>()? {
                 map.next_value::<serde::de::IgnoredAny>()?;
@@ -53,7 +56,10 @@ fuzz_target!(|data: &[u8]| {
                     "duplicate member, got {parsed:?}"
                 );
             } else {
-                assert!(!matches!(parsed, Err(PatchError::Malformed(_))), "{parsed:?}");
+                assert!(
+                    !matches!(parsed, Err(PatchError::Malformed(_))),
+                    "{parsed:?}"
+                );
                 let unknown: Vec<&String> = object
                     .keys()
                     .filter(|k| !KNOWN.contains(&k.as_str()))

@@ -333,7 +333,9 @@ fn update_item(turn: &Turn, request: &[u8]) -> ((u16, String), Expected) {
         }
         Answer::OtherVersion => {
             let allowed = r.versions.clone().unwrap_or_default();
-            let other = (0..).find(|n| !allowed.contains(n)).expect("a free version");
+            let other = (0..)
+                .find(|n| !allowed.contains(n))
+                .expect("a free version");
             item.set("version", json!({ "N": other.to_string() }));
             // Without If-Match every rule holds: a failure nothing explains is a 500.
             let status = if r.versions.is_some() { 412 } else { 500 };
@@ -537,13 +539,22 @@ fuzz_target!(|data: &[u8]| {
     } else {
         assert_eq!(content_type, Some("application/problem+json"));
         for member in ["type", "title", "detail", "code", "request_id"] {
-            assert!(object.get(member).is_some_and(Value::is_string), "{member}: {body}");
+            assert!(
+                object.get(member).is_some_and(Value::is_string),
+                "{member}: {body}"
+            );
         }
         assert_eq!(body["status"], status, "{body}");
         assert_eq!(body["request_id"], REQUEST_ID);
         let code = body["code"].as_str().unwrap_or_default();
-        assert!(codes.openapi.iter().any(|c| c == code), "{code} not in openapi.yaml");
-        assert_eq!(body["type"], format!("https://errors.connections.example/{code}"));
+        assert!(
+            codes.openapi.iter().any(|c| c == code),
+            "{code} not in openapi.yaml"
+        );
+        assert_eq!(
+            body["type"],
+            format!("https://errors.connections.example/{code}")
+        );
         assert!(
             codes.function.contains(&(code.to_owned(), status)),
             "{code} with status {status}"
