@@ -1,17 +1,444 @@
 //! Whole Lambda events through the handler, DynamoDB answered in process: any bytes, no
-//! panic, and every answer is a well-formed response the contract allows.
+//! panic, and every answer is one the contract allows.
+//!
+//! A hash of the input picks how UpdateItem answers: a write (ALL_NEW), a failed condition
+//! whose ALL_OLD item breaks one rule (built from the request's own values, so the rule
+//! broken is the intended one), throttling, or a malformed item. When the write was
+//! reached, the status must be the one that answer calls for.
 #![no_main]
 
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
+use aws_sdk_dynamodb::config::retry::RetryConfig;
 use libfuzzer_sys::fuzz_target;
+use serde_json::{Map, Value, json};
 use update_connection::store::Store;
 use update_connection::store::in_process::in_process_client;
 use update_connection::{App, Config, Event};
 
-const UPDATED: &str = r#"{"Attributes":{"connection_id":{"S":"01J51S0JYV6N7K1030CV1ZKSCB"},"client_id":{"S":"client-demo"},"customer_id":{"S":"customer-b"},"retailer_id":{"S":"01J7SC0NN73R6F5VVSP3ZKPDA3"},"status":{"S":"active"},"token_sha256":{"S":"x"},"version":{"N":"2"}}}"#;
+const CLIENT: &str = "client-demo";
 const KEY_ITEM: &str = r#"{"Item":{"client_id":{"S":"client-demo"},"status":{"S":"active"}}}"#;
+const REQUEST_ID: &str = "fuzz";
+
+/// How UpdateItem answers this input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Answer {
+    Written,
+    NoItem,
+    AnotherClients,
+    WrongToken,
+    Expired,
+    NoWriteScope,
+    OtherVersion,
+    DisconnectedDifferent,
+    DisconnectedSame,
+    OwnRequestId,
+    Throttled,
+    MalformedItem,
+}
+
+const ANSWERS: [Answer; 12] = [
+    Answer::Written,
+    Answer::NoItem,
+    Answer::AnotherClients,
+    Answer::WrongToken,
+    Answer::Expired,
+    Answer::NoWriteScope,
+    Answer::OtherVersion,
+    Answer::DisconnectedDifferent,
+    Answer::DisconnectedSame,
+    Answer::OwnRequestId,
+    Answer::Throttled,
+    Answer::MalformedItem,
+];
+
+/// What the handler must answer once UpdateItem was called.
+#[derive(Debug, Clone, PartialEq)]
+struct Expected {
+    answer: Answer,
+    status: u16,
+    /// For 200: the six members and the version of the item answered with.
+    view: Option<(Value, u64)>,
+}
+
+struct Turn {
+    answer: Answer,
+    /// Which variant of the answer (which slot, which attribute to break).
+    variant: u64,
+    expected: Option<Expected>,
+}
+
+static TURN: Mutex<Turn> = Mutex::new(Turn {
+    answer: Answer::Written,
+    variant: 0,
+    expected: None,
+});
+
+/// FNV-1a: stable across runs, so a finding replays with the same answer.
+fn fnv1a(data: &[u8]) -> u64 {
+    data.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// The UpdateItem request as sent, reduced to what an answer is built from.
+struct Request {
+    id: String,
+    client: String,
+    token: String,
+    request_id: String,
+    now_epoch: u64,
+    customer_id: Option<String>,
+    email: Change,
+    mobile: Change,
+    disconnect: bool,
+    /// `None` without If-Match (or `*`); otherwise the versions it allows (maybe none).
+    versions: Option<Vec<u64>>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Change {
+    Keep,
+    Remove,
+    Set(String),
+}
+
+impl Request {
+    fn parse(body: &[u8]) -> Request {
+        let body: Value = serde_json::from_slice(body).expect("UpdateItem request is JSON");
+        let values = &body["ExpressionAttributeValues"];
+        let s = |name: &str| values[name]["S"].as_str().map(str::to_owned);
+        let n = |name: &str| {
+            values[name]["N"]
+                .as_str()
+                .map(|v| v.parse::<u64>().expect("numeric placeholder"))
+        };
+        let update = body["UpdateExpression"].as_str().expect("UpdateExpression");
+        let condition = body["ConditionExpression"]
+            .as_str()
+            .expect("ConditionExpression");
+        let removed = update
+            .split_once(" REMOVE ")
+            .map(|(_, names)| names.to_owned())
+            .unwrap_or_default();
+        let change = |name: &str| match s(&format!(":{name}")) {
+            Some(v) => Change::Set(v),
+            None if removed.split(", ").any(|n| n == format!("#{name}")) => Change::Remove,
+            None => Change::Keep,
+        };
+        let listed: Vec<u64> = (0..).map_while(|i| n(&format!(":v{i}"))).collect();
+        let versions = if !listed.is_empty() {
+            Some(listed)
+        } else if condition.ends_with("AND attribute_not_exists(#connection_id)") {
+            Some(Vec::new())
+        } else {
+            None
+        };
+        Request {
+            id: body["Key"]["connection_id"]["S"]
+                .as_str()
+                .expect("key")
+                .to_owned(),
+            client: s(":client").expect(":client"),
+            token: s(":token").expect(":token"),
+            request_id: s(":request_id").expect(":request_id"),
+            now_epoch: n(":now_epoch").expect(":now_epoch"),
+            customer_id: s(":customer_id"),
+            email: change("email"),
+            mobile: change("mobile"),
+            disconnect: update.contains("#status = :disconnected"),
+            versions,
+        }
+    }
+
+    fn asks_for_a_value(&self) -> bool {
+        self.customer_id.is_some() || self.email != Change::Keep || self.mobile != Change::Keep
+    }
+
+    /// A version the precondition allows, or any when there is none.
+    fn allowed_version(&self) -> u64 {
+        match &self.versions {
+            Some(v) if !v.is_empty() => v[0],
+            _ => 7,
+        }
+    }
+}
+
+/// A connection item in DynamoDB's JSON, the caller's, on which every rule holds.
+struct Item {
+    attributes: Map<String, Value>,
+}
+
+impl Item {
+    fn valid(r: &Request) -> Item {
+        let mut attributes = Map::new();
+        for (name, value) in [
+            ("connection_id", r.id.as_str()),
+            ("client_id", r.client.as_str()),
+            ("customer_id", "stored-customer"),
+            ("retailer_id", "01J7SC0NN73R6F5VVSP3ZKPDA3"),
+            ("status", "active"),
+            ("email", "stored@example.com"),
+            ("token_sha256", r.token.as_str()),
+            ("last_request_id", "an-earlier-request"),
+        ] {
+            attributes.insert(name.into(), json!({ "S": value }));
+        }
+        attributes.insert(
+            "token_scopes".into(),
+            json!({ "SS": ["connections:read", "connections:write"] }),
+        );
+        attributes.insert(
+            "token_expires_at".into(),
+            json!({ "N": (r.now_epoch + 3600).to_string() }),
+        );
+        attributes.insert(
+            "version".into(),
+            json!({ "N": r.allowed_version().to_string() }),
+        );
+        Item { attributes }
+    }
+
+    fn set(&mut self, name: &str, value: Value) {
+        self.attributes.insert(name.into(), value);
+    }
+
+    fn set_s(&mut self, name: &str, value: &str) {
+        self.set(name, json!({ "S": value }));
+    }
+
+    fn remove(&mut self, name: &str) {
+        self.attributes.remove(name);
+    }
+
+    /// The values the request asks for, as a write of it leaves them.
+    fn apply(&mut self, r: &Request) {
+        if let Some(c) = &r.customer_id {
+            self.set_s("customer_id", c);
+        }
+        for (name, change) in [("email", &r.email), ("mobile", &r.mobile)] {
+            match change {
+                Change::Keep => {}
+                Change::Remove => self.remove(name),
+                Change::Set(v) => self.set_s(name, v),
+            }
+        }
+        if r.disconnect {
+            self.set_s("status", "disconnected");
+        }
+    }
+
+    /// Stored values that differ from every value the request asks for.
+    fn differ_from(&mut self, r: &Request) {
+        if let Some(c) = &r.customer_id {
+            self.set_s("customer_id", &format!("{c}-before"));
+        }
+        for (name, change) in [("email", &r.email), ("mobile", &r.mobile)] {
+            match change {
+                Change::Keep => {}
+                Change::Remove => self.set_s(name, "+14155550100"),
+                Change::Set(_) => self.remove(name),
+            }
+        }
+    }
+
+    fn version(&self) -> u64 {
+        self.attributes["version"]["N"]
+            .as_str()
+            .and_then(|v| v.parse().ok())
+            .expect("version")
+    }
+
+    /// The contract's view of this item, and its version.
+    fn view(&self) -> (Value, u64) {
+        let s = |name: &str| self.attributes.get(name).map(|v| v["S"].clone());
+        let view = json!({
+            "connection_id": s("connection_id").expect("connection_id"),
+            "customer_id": s("customer_id").expect("customer_id"),
+            "retailer_id": s("retailer_id").expect("retailer_id"),
+            "status": s("status").expect("status"),
+            "email": s("email").unwrap_or(Value::Null),
+            "mobile": s("mobile").unwrap_or(Value::Null),
+        });
+        (view, self.version())
+    }
+
+    fn into_value(self) -> Value {
+        Value::Object(self.attributes)
+    }
+}
+
+fn refused(item: Option<Item>) -> String {
+    let mut body = json!({
+        "__type": "com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException",
+        "message": "The conditional request failed",
+    });
+    if let Some(item) = item {
+        body["Item"] = item.into_value();
+    }
+    body.to_string()
+}
+
+/// UpdateItem's answer for this turn, and what the handler must then say.
+fn update_item(turn: &Turn, request: &[u8]) -> ((u16, String), Expected) {
+    let r = Request::parse(request);
+    assert_eq!(r.client, CLIENT, "the client is the API key's");
+    let answer = turn.answer;
+    let v = turn.variant;
+    let expect = |status: u16, view: Option<(Value, u64)>| Expected {
+        answer,
+        status,
+        view,
+    };
+    let mut item = Item::valid(&r);
+    match answer {
+        Answer::Written => {
+            item.apply(&r);
+            item.set("version", json!({ "N": (item.version() + 1).to_string() }));
+            let view = item.view();
+            let body = json!({ "Attributes": item.into_value() }).to_string();
+            ((200, body), expect(200, Some(view)))
+        }
+        Answer::NoItem => ((400, refused(None)), expect(404, None)),
+        Answer::AnotherClients => {
+            item.set_s("client_id", "another-client");
+            // A foreign item is never parsed, so even a broken one is only "not found".
+            if v % 2 == 1 {
+                item.remove("retailer_id");
+                item.set("version", json!({ "S": "x" }));
+            }
+            ((400, refused(Some(item))), expect(404, None))
+        }
+        Answer::WrongToken => {
+            let other = if r.token.starts_with('0') { "1" } else { "0" }.repeat(64);
+            item.set_s("token_sha256", &other);
+            ((400, refused(Some(item))), expect(401, None))
+        }
+        Answer::Expired => {
+            // Expiring at "now" is already expired.
+            let at = r.now_epoch.saturating_sub(v % 2);
+            item.set("token_expires_at", json!({ "N": at.to_string() }));
+            ((400, refused(Some(item))), expect(401, None))
+        }
+        Answer::NoWriteScope => {
+            // Only a string set holds scopes: the right word in a string grants nothing.
+            let scopes = match v % 3 {
+                0 => json!({ "SS": ["connections:read"] }),
+                1 => json!({ "S": "connections:write" }),
+                _ => json!({ "L": [{ "S": "connections:write" }] }),
+            };
+            item.set("token_scopes", scopes);
+            ((400, refused(Some(item))), expect(403, None))
+        }
+        Answer::OtherVersion => {
+            let allowed = r.versions.clone().unwrap_or_default();
+            let other = (0..)
+                .find(|n| !allowed.contains(n))
+                .expect("a free version");
+            item.set("version", json!({ "N": other.to_string() }));
+            // Without If-Match every rule holds: a failure nothing explains is a 500.
+            let status = if r.versions.is_some() { 412 } else { 500 };
+            ((400, refused(Some(item))), expect(status, None))
+        }
+        Answer::DisconnectedDifferent => {
+            item.set_s("status", "disconnected");
+            item.differ_from(&r);
+            // A bare disconnect of a disconnected connection is a retry whatever is stored.
+            let expected = if r.asks_for_a_value() {
+                expect(409, None)
+            } else {
+                expect(200, Some(item.view()))
+            };
+            ((400, refused(Some(item))), expected)
+        }
+        Answer::DisconnectedSame => {
+            item.set_s("status", "disconnected");
+            item.apply(&r);
+            let view = item.view();
+            ((400, refused(Some(item))), expect(200, Some(view)))
+        }
+        Answer::OwnRequestId => {
+            // This request's earlier attempt wrote, in any of the remembered slots.
+            item.apply(&r);
+            let slots = [
+                "last_request_id",
+                "previous_request_id_1",
+                "previous_request_id_2",
+                "previous_request_id_3",
+            ];
+            item.set_s(slots[(v % 4) as usize], &r.request_id);
+            let view = item.view();
+            ((400, refused(Some(item))), expect(200, Some(view)))
+        }
+        Answer::Throttled => {
+            let code = if v % 2 == 0 {
+                "ThrottlingException"
+            } else {
+                "ProvisionedThroughputExceededException"
+            };
+            let body = json!({
+                "__type": format!("com.amazonaws.dynamodb.v20120810#{code}"),
+                "message": "Rate of requests exceeds the allowed throughput.",
+            });
+            ((400, body.to_string()), expect(503, None))
+        }
+        Answer::MalformedItem => {
+            match v % 3 {
+                0 => item.remove("retailer_id"),
+                1 => item.set("version", json!({ "N": "1.5" })),
+                _ => item.set("token_expires_at", json!({ "N": "soon" })),
+            }
+            ((400, refused(Some(item))), expect(500, None))
+        }
+    }
+}
+
+/// The contract's codes and their statuses: `Problem.code` in openapi.yaml, the statuses
+/// from docs/contract.md's table (its rows "from contract", the ones the function says).
+struct Codes {
+    openapi: Vec<String>,
+    function: Vec<(String, u16)>,
+}
+
+fn codes() -> &'static Codes {
+    static CODES: OnceLock<Codes> = OnceLock::new();
+    CODES.get_or_init(|| {
+        let openapi = include_str!("../../openapi.yaml");
+        let schema = openapi
+            .split_once("\n    Problem:\n")
+            .expect("openapi.yaml: components.schemas.Problem")
+            .1;
+        let enum_lines = schema
+            .split_once("        code:\n")
+            .expect("Problem.code")
+            .1
+            .split_once("enum:\n")
+            .expect("Problem.code.enum")
+            .1;
+        let openapi: Vec<String> = enum_lines
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.starts_with('#'))
+            .map_while(|l| l.strip_prefix("- "))
+            .map(str::to_owned)
+            .collect();
+        let mut function = Vec::new();
+        for line in include_str!("../../docs/contract.md").lines() {
+            let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+            let [_, status, codes, "contract", _] = cells[..] else {
+                continue;
+            };
+            let status: u16 = status.parse().expect("a status in the codes table");
+            for code in codes.split(',') {
+                function.push((code.trim().trim_matches('`').to_owned(), status));
+            }
+        }
+        assert!(openapi.len() >= 14, "openapi.yaml's codes: {openapi:?}");
+        assert_eq!(function.len(), 14, "docs/contract.md's codes: {function:?}");
+        Codes { openapi, function }
+    })
+}
 
 struct World {
     rt: tokio::runtime::Runtime,
@@ -26,15 +453,26 @@ fn world() -> &'static World {
             .build()
             .unwrap();
         let app = rt.block_on(async {
-            let client = in_process_client(|operation, _| {
-                let body = if operation == "GetItem" {
-                    KEY_ITEM
-                } else {
-                    UPDATED
-                };
-                (200, body.to_owned())
+            let client = in_process_client(|operation, request| match operation {
+                "GetItem" => (200, KEY_ITEM.to_owned()),
+                "UpdateItem" => {
+                    let mut turn = TURN.lock().unwrap();
+                    assert!(turn.expected.is_none(), "one UpdateItem per request");
+                    let (answer, expected) = update_item(&turn, request);
+                    turn.expected = Some(expected);
+                    answer
+                }
+                other => panic!("unexpected DynamoDB call {other}"),
             })
             .await;
+            // One attempt: the SDK's backoff would sleep on every throttled answer, and
+            // its retry budget would make the outcome depend on earlier inputs.
+            let config = client
+                .config()
+                .to_builder()
+                .retry_config(RetryConfig::standard().with_max_attempts(1))
+                .build();
+            let client = aws_sdk_dynamodb::Client::from_conf(config);
             let config = Config {
                 connections_table: "c".into(),
                 api_keys_table: "k".into(),
@@ -47,24 +485,81 @@ fn world() -> &'static World {
     })
 }
 
-const STATUSES: [u16; 13] = [
-    200, 400, 401, 403, 404, 405, 409, 412, 413, 415, 422, 500, 503,
-];
-
 fuzz_target!(|data: &[u8]| {
     let Ok(event) = serde_json::from_slice::<Event>(data) else {
         return;
     };
-    let w = world();
-    let response = w.rt.block_on(w.app.handle(&event, "fuzz"));
-    let status = response.response.status;
-    assert!(STATUSES.contains(&status), "status {status}");
-    // The canned store never fails, so no internal error may appear.
-    assert!(status != 500 && status != 503, "status {status}");
-    let body: serde_json::Value = serde_json::from_str(&response.response.body).expect("JSON body");
-    if status != 200 {
-        assert_eq!(body["status"], status);
-        assert!(body["code"].is_string());
+    let codes = codes();
+    let h = fnv1a(data);
+    {
+        let mut turn = TURN.lock().unwrap();
+        turn.answer = ANSWERS[(h % ANSWERS.len() as u64) as usize];
+        turn.variant = h / ANSWERS.len() as u64;
+        turn.expected = None;
     }
-    serde_json::to_vec(&response).expect("serialisable");
+    let w = world();
+    let lambda = w.rt.block_on(w.app.handle(&event, REQUEST_ID));
+    let response = &lambda.response;
+    let expected = TURN.lock().unwrap().expected.take();
+    let status = response.status;
+    let content_type = response.header("content-type");
+    let body: Value = serde_json::from_str(&response.body).expect("a JSON body");
+    let object = body.as_object().expect("a JSON object");
+
+    if let Some(expected) = &expected {
+        assert_eq!(status, expected.status, "{expected:?}: {body}");
+    }
+    if status == 200 {
+        assert_eq!(content_type, Some("application/json"));
+        let mut names: Vec<&str> = object.keys().map(String::as_str).collect();
+        names.sort_unstable();
+        assert_eq!(
+            names,
+            [
+                "connection_id",
+                "customer_id",
+                "email",
+                "mobile",
+                "retailer_id",
+                "status"
+            ]
+        );
+        let etag = response.header("etag").expect("an ETag on 200");
+        let version = etag
+            .strip_prefix('"')
+            .and_then(|e| e.strip_suffix('"'))
+            .and_then(|v| v.parse::<u64>().ok());
+        assert!(version.is_some(), "ETag {etag}");
+        // A 200 is the stored connection: the write's ALL_NEW, or the retried ALL_OLD.
+        let (view, stored_version) = expected
+            .and_then(|e| e.view)
+            .expect("a 200 comes only from UpdateItem");
+        assert_eq!(body, view);
+        assert_eq!(version, Some(stored_version));
+    } else {
+        assert_eq!(content_type, Some("application/problem+json"));
+        for member in ["type", "title", "detail", "code", "request_id"] {
+            assert!(
+                object.get(member).is_some_and(Value::is_string),
+                "{member}: {body}"
+            );
+        }
+        assert_eq!(body["status"], status, "{body}");
+        assert_eq!(body["request_id"], REQUEST_ID);
+        let code = body["code"].as_str().unwrap_or_default();
+        assert!(
+            codes.openapi.iter().any(|c| c == code),
+            "{code} not in openapi.yaml"
+        );
+        assert_eq!(
+            body["type"],
+            format!("https://errors.connections.example/{code}")
+        );
+        assert!(
+            codes.function.contains(&(code.to_owned(), status)),
+            "{code} with status {status}"
+        );
+        assert_eq!(object.contains_key("errors"), status == 422, "{body}");
+    }
+    serde_json::to_vec(&lambda).expect("serialisable");
 });

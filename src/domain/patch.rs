@@ -2,8 +2,7 @@
 
 use std::fmt;
 
-use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
-use serde_json::Value;
+use serde::de::{self, Deserialize, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use super::{CustomerId, DISCONNECTED, Email, Mobile};
 
@@ -79,29 +78,29 @@ impl Patch {
         };
         for (name, value) in members {
             let outcome = match (name.as_str(), value) {
-                ("customer_id", Value::Null) => Ok(()),
-                ("customer_id", Value::String(s)) => {
+                ("customer_id", Member::Null) => Ok(()),
+                ("customer_id", Member::String(s)) => {
                     CustomerId::parse(&s).map(|v| patch.customer_id = Some(v))
                 }
                 ("customer_id", _) => Err("must be a string"),
-                ("email", Value::Null) => {
+                ("email", Member::Null) => {
                     patch.email = Change::Remove;
                     Ok(())
                 }
-                ("email", Value::String(s)) => {
+                ("email", Member::String(s)) => {
                     Email::parse(&s).map(|v| patch.email = Change::Set(v))
                 }
                 ("email", _) => Err("must be a string or null"),
-                ("mobile", Value::Null) => {
+                ("mobile", Member::Null) => {
                     patch.mobile = Change::Remove;
                     Ok(())
                 }
-                ("mobile", Value::String(s)) => {
+                ("mobile", Member::String(s)) => {
                     Mobile::parse(&s).map(|v| patch.mobile = Change::Set(v))
                 }
                 ("mobile", _) => Err("must be a string or null"),
-                ("status", Value::Null) => Ok(()),
-                ("status", Value::String(s)) if s == DISCONNECTED => {
+                ("status", Member::Null) => Ok(()),
+                ("status", Member::String(s)) if s == DISCONNECTED => {
                     patch.disconnect = true;
                     Ok(())
                 }
@@ -151,12 +150,70 @@ fn malformed_detail(e: &serde_json::Error) -> String {
 /// The members a body may hold: the parser's whole vocabulary (openapi.yaml is held to it).
 pub const MEMBERS: [&str; 4] = ["customer_id", "email", "mobile", "status"];
 
-/// Walks the top-level object once: keeps known members' values, names unknown ones
-/// without building them, and refuses a member given twice (JSON parsers disagree on
-/// which copy wins, so neither is taken).
+/// What a member's value is, as far as the patch cares. Every value is read whole, so
+/// serde_json's depth limit and number range apply to every member alike; but not as a
+/// `serde_json::Value`: with serde_json's `raw_value` feature, on in this build, a `Value`
+/// reads `{"$serde_json::private::RawValue": "..."}` as the JSON inside the string.
+#[derive(Debug, PartialEq)]
+enum Member {
+    Null,
+    String(String),
+    Other,
+}
+
+impl<'de> Deserialize<'de> for Member {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(MemberVisitor)
+    }
+}
+
+struct MemberVisitor;
+
+impl<'de> Visitor<'de> for MemberVisitor {
+    type Value = Member;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_unit<E>(self) -> Result<Member, E> {
+        Ok(Member::Null)
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Member, E> {
+        Ok(Member::String(v.to_owned()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Member, E> {
+        Ok(Member::String(v))
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Member, E> {
+        Ok(Member::Other)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Member, E> {
+        Ok(Member::Other)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Member, E> {
+        Ok(Member::Other)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Member, E> {
+        Ok(Member::Other)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Member, A::Error> {
+        while seq.next_element::<Member>()?.is_some() {}
+        Ok(Member::Other)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Member, A::Error> {
+        while map.next_key::<IgnoredAny>()?.is_some() {
+            map.next_value::<Member>()?;
+        }
+        Ok(Member::Other)
+    }
+}
+
+/// Walks the top-level object once: keeps known members' values, names unknown ones, and
+/// refuses a member given twice (JSON parsers disagree on which copy wins, so neither is
+/// taken).
 struct BodyVisitor;
 
-type Members = Result<Vec<(String, Value)>, PatchError>;
+type Members = Result<Vec<(String, Member)>, PatchError>;
 
 impl<'de> DeserializeSeed<'de> for BodyVisitor {
     type Value = Members;
@@ -173,17 +230,17 @@ impl<'de> Visitor<'de> for BodyVisitor {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Members, A::Error> {
-        let mut members: Vec<(String, Value)> = Vec::new();
+        let mut members: Vec<(String, Member)> = Vec::new();
         let mut names: Vec<String> = Vec::new();
         let mut duplicate = None;
         while let Some(name) = map.next_key::<String>()? {
-            if MEMBERS.contains(&name.as_str()) {
-                let value = map.next_value::<Value>()?;
-                members.push((name.clone(), value));
+            let value = map.next_value::<Member>()?;
+            let value = if MEMBERS.contains(&name.as_str()) {
+                value
             } else {
-                map.next_value::<IgnoredAny>()?;
-                members.push((name.clone(), Value::Null));
-            }
+                Member::Null
+            };
+            members.push((name.clone(), value));
             if duplicate.is_none() && names.contains(&name) {
                 duplicate = Some(name.clone());
             }
@@ -298,6 +355,9 @@ mod tests {
             "{}x",
             "\u{feff}{}",
             "{'email':'a@b.co'}",
+            "{\"email\":1e400}",
+            "{\"nickname\":1e400}",
+            "{\"x\":[[1e400]]}",
         ] {
             assert!(
                 matches!(parse(body), Err(PatchError::Malformed(_))),
@@ -313,13 +373,27 @@ mod tests {
     #[test]
     fn deep_nesting_is_refused_without_overflowing_the_stack() {
         let nest = |name: &str| format!("{{\"{name}\":{}{}}}", "[".repeat(5000), "]".repeat(5000));
-        // A known member's value is built, and serde_json's depth limit refuses it.
-        assert!(matches!(
-            parse(&nest("email")),
-            Err(PatchError::Malformed(_))
-        ));
-        // An unknown member's value is skipped without recursion, and named.
-        assert_eq!(fields(parse(&nest("x"))).len(), 1);
+        // serde_json's depth limit refuses it, whether the member is known or not.
+        for name in ["email", "x"] {
+            assert!(
+                matches!(parse(&nest(name)), Err(PatchError::Malformed(_))),
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn serde_json_private_keys_are_plain_members() {
+        let raw =
+            |inner: &str| format!(r#"{{"email":{{"$serde_json::private::RawValue":{inner}}}}}"#);
+        // An object is not a string, whatever its key; nor is such an object malformed.
+        for inner in [r#" "\"a@b.co\"" "#, r#" "a@b.co\"" "#, "1"] {
+            assert_eq!(
+                fields(parse(&raw(inner))),
+                vec![("email".into(), "must be a string or null".into())],
+                "{inner}"
+            );
+        }
     }
 
     #[test]

@@ -211,6 +211,19 @@ mod tests {
     }
 
     #[test]
+    fn a_disconnect_is_applied_only_once_the_connection_is_disconnected() {
+        // Same contact values, but still active: the disconnect is not yet applied.
+        assert!(!already_applied(&stored(), &disconnect()));
+        let mut c = stored();
+        c.status = DISCONNECTED.into();
+        assert!(already_applied(&c, &disconnect()));
+        // A contact-only patch with the stored values is applied whatever the status.
+        let mut p = disconnect();
+        p.disconnect = false;
+        assert!(already_applied(&stored(), &p));
+    }
+
+    #[test]
     fn hash_comparison() {
         assert!(hashes_equal("abc", "abc"));
         assert!(!hashes_equal("abc", "abd"));
