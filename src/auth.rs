@@ -287,6 +287,44 @@ mod tests {
     }
 
     #[test]
+    fn an_entry_expires_when_its_ttl_has_passed_exactly() {
+        let ttl = Duration::from_secs(60);
+        let cache = ApiKeyCache::new(ttl);
+        let (m0, w0) = at(1_000_000);
+        cache.put("k".into(), Some("client".into()), stamp(m0, w0));
+        let under = ttl - Duration::from_millis(1);
+        assert_eq!(
+            cache.get("k", stamp(m0 + under, w0 + under)),
+            Some(Some("client".into()))
+        );
+        // Either clock at exactly the TTL expires it.
+        assert_eq!(cache.get("k", stamp(m0 + ttl, w0 + under)), None);
+        assert_eq!(cache.get("k", stamp(m0 + under, w0 + ttl)), None);
+    }
+
+    #[test]
+    fn a_full_cache_keeps_every_entry_when_a_known_key_comes_again() {
+        let cache = ApiKeyCache::new(Duration::from_secs(60));
+        let (m0, w0) = at(1_000_000);
+        let t0 = stamp(m0, w0);
+        for i in 0..ApiKeyCache::MAX_KNOWN {
+            cache.put(format!("good-{i}"), Some("c".into()), t0);
+        }
+        for i in 0..ApiKeyCache::MAX_UNKNOWN {
+            cache.put(format!("bad-{i}"), None, t0);
+        }
+        // Answering an already remembered key again evicts nothing.
+        cache.put("good-7".into(), Some("c".into()), t0);
+        cache.put("bad-7".into(), None, t0);
+        assert_eq!(
+            cache.len(),
+            (ApiKeyCache::MAX_KNOWN, ApiKeyCache::MAX_UNKNOWN)
+        );
+        assert_eq!(cache.get("good-0", t0), Some(Some("c".into())));
+        assert_eq!(cache.get("bad-0", t0), Some(None));
+    }
+
+    #[test]
     fn active_keys_stay_bounded() {
         let cache = ApiKeyCache::new(Duration::from_secs(60));
         let (m0, w0) = at(1_000_000);

@@ -3,6 +3,17 @@
 use crate::support::*;
 
 #[tokio::test]
+async fn the_warm_up_makes_one_key_read_and_caches_nothing() {
+    let f = Fixture::new().await;
+    f.app.warm_up(std::time::Duration::from_secs(5)).await;
+    assert_eq!(f.calls.take(), ["GetItem"]);
+    // The first request still looks its key up: the warm-up read no real key.
+    f.send(patch(ACTIVE_B, r#"{"email":"w@example.com"}"#))
+        .await;
+    assert_eq!(f.calls.take(), ["GetItem", "UpdateItem"]);
+}
+
+#[tokio::test]
 async fn calls_per_request() {
     let f = Fixture::new().await;
     // Cold key cache: the key lookup, then the write.
