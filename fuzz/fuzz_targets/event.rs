@@ -156,6 +156,11 @@ impl Request {
         self.customer_id.is_some() || self.email != Change::Keep || self.mobile != Change::Keep
     }
 
+    /// An If-Match that no version can meet (weak or malformed tags only).
+    fn allows_no_version(&self) -> bool {
+        self.versions.as_ref().is_some_and(Vec::is_empty)
+    }
+
     /// A version the precondition allows, or any when there is none.
     fn allowed_version(&self) -> u64 {
         match &self.versions {
@@ -344,8 +349,12 @@ fn update_item(turn: &Turn, request: &[u8]) -> ((u16, String), Expected) {
         Answer::DisconnectedDifferent => {
             item.set_s("status", "disconnected");
             item.differ_from(&r);
-            // A bare disconnect of a disconnected connection is a retry whatever is stored.
-            let expected = if r.asks_for_a_value() {
+            // The precondition comes before the status in the contract's order: an If-Match
+            // that allows no version is 412 even here. Otherwise a bare disconnect of a
+            // disconnected connection is a retry whatever is stored.
+            let expected = if r.allows_no_version() {
+                expect(412, None)
+            } else if r.asks_for_a_value() {
                 expect(409, None)
             } else {
                 expect(200, Some(item.view()))
@@ -356,7 +365,12 @@ fn update_item(turn: &Turn, request: &[u8]) -> ((u16, String), Expected) {
             item.set_s("status", "disconnected");
             item.apply(&r);
             let view = item.view();
-            ((400, refused(Some(item))), expect(200, Some(view)))
+            let expected = if r.allows_no_version() {
+                expect(412, None)
+            } else {
+                expect(200, Some(view))
+            };
+            ((400, refused(Some(item))), expected)
         }
         Answer::OwnRequestId => {
             // This request's earlier attempt wrote, in any of the remembered slots.
