@@ -15,7 +15,7 @@ use crate::http::{LambdaResponse, Problem, Response};
 use crate::store::{OldItem, Store, StoreError, UpdateOutcome, UpdateRequest};
 use crate::telemetry::{Outcome, RequestLine, RequestLog};
 
-pub use crate::http::event::MAX_BODY_BYTES;
+use crate::http::event::MAX_BODY_BYTES;
 
 /// Everything a request needs, built once per instance.
 #[derive(Debug)]

@@ -362,35 +362,26 @@ async fn scopes_count_only_as_a_string_set() {
 #[tokio::test]
 async fn another_clients_malformed_item_is_404_not_500() {
     // Only the caller's own items are parsed: a foreign item that would not parse must not
-    // answer differently from an unknown id.
+    // answer differently from an unknown id. The last case, with no owner at all, is nobody's.
     let f = Fixture::new().await;
-    let mut item = f.item(OTHER_CLIENTS).await.unwrap();
-    item.remove("retailer_id");
-    f.put(item.clone()).await;
-    f.refused(
-        patch(OTHER_CLIENTS, r#"{"status":"disconnected"}"#),
-        404,
-        "not-found",
-    )
-    .await;
-    item.insert("version".into(), AttributeValue::N("1.5".into()));
-    f.put(item).await;
-    f.refused(
-        patch(OTHER_CLIENTS, r#"{"status":"disconnected"}"#),
-        404,
-        "not-found",
-    )
-    .await;
-    // An item with no owner at all is nobody's.
-    let mut item = f.item(ACTIVE_B).await.unwrap();
-    item.remove("client_id");
-    f.put(item).await;
-    f.refused(
-        patch(ACTIVE_B, r#"{"email":"x@example.com"}"#),
-        404,
-        "not-found",
-    )
-    .await;
+    let mut foreign = f.item(OTHER_CLIENTS).await.unwrap();
+    foreign.remove("retailer_id");
+    let mut foreign_bad_version = foreign.clone();
+    foreign_bad_version.insert("version".into(), AttributeValue::N("1.5".into()));
+    let mut ownerless = f.item(ACTIVE_B).await.unwrap();
+    ownerless.remove("client_id");
+    for (id, item, body) in [
+        (OTHER_CLIENTS, foreign, r#"{"status":"disconnected"}"#),
+        (
+            OTHER_CLIENTS,
+            foreign_bad_version,
+            r#"{"status":"disconnected"}"#,
+        ),
+        (ACTIVE_B, ownerless, r#"{"email":"x@example.com"}"#),
+    ] {
+        f.put(item).await;
+        f.refused(patch(id, body), 404, "not-found").await;
+    }
 }
 
 #[tokio::test]
