@@ -108,7 +108,7 @@ fn hand_formatted_line(emf: &str, log: &RequestLog, outcome: Outcome<'_>, now: &
     let code = outcome.problem.unwrap_or("ok");
     format!(
         r#"{{"timestamp":"{ts}","message":"request","request_id":{rid},"connection_id":{cid},"client_id":{client},"status":{status},"problem_code":{problem},"latency_ms":{latency:.3},"dynamodb_latency_ms":{dynamodb:.3},"dynamodb_calls":{calls},"Outcome":"{code}","Latency":{latency:.3},"DynamoDBLatency":{dynamodb:.3},{emf}{ms}}}}}"#,
-        ts = now.rfc3339,
+        ts = now.rfc3339(),
         rid = text(Some(outcome.request_id)),
         cid = text(log.connection_id.as_deref()),
         client = text(log.client_id.as_deref()),
@@ -134,7 +134,7 @@ fn request_line(c: &mut Criterion) {
         problem: None,
         latency: Duration::from_micros(2_901),
     };
-    let now = clock::at(1_795_938_257, 112);
+    let now = clock::at(std::time::Duration::new(1_795_938_257, 112_000_000));
     let mut group = c.benchmark_group("request_line");
     group.bench_function("derived_serialize", |b| {
         b.iter(|| line.line(&log, outcome, &now))

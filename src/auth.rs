@@ -9,19 +9,23 @@ use std::time::{Duration, Instant, SystemTime};
 
 use sha2::{Digest, Sha256};
 
+use crate::domain::ClientId;
+
 /// Longer credentials are refused before hashing: no real key or token is this long.
 pub const MAX_CREDENTIAL_LEN: usize = 4096;
 
 /// Lower-case hex SHA-256 of the UTF-8 bytes, as the tables store it.
 pub fn sha256_hex(secret: &str) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let digest = Sha256::digest(secret.as_bytes());
-    let mut out = String::with_capacity(64);
-    for byte in digest.iter() {
-        out.push(HEX[usize::from(byte >> 4)] as char);
-        out.push(HEX[usize::from(byte & 0x0f)] as char);
-    }
-    out
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+/// What the keys table says of a key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyLookup {
+    /// An active key, and the client it belongs to.
+    Active(ClientId),
+    /// No such key, or a revoked one: the caller is told the same.
+    UnknownOrRevoked,
 }
 
 /// The API key from `x-api-key`, if it is plausible at all.
@@ -83,7 +87,7 @@ impl Stamp {
 pub struct ApiKeyCache {
     ttl: Duration,
     negative_ttl: Duration,
-    known: Mutex<HashMap<String, (String, Stamp)>>,
+    known: Mutex<HashMap<String, (ClientId, Stamp)>>,
     unknown: Mutex<HashMap<String, Stamp>>,
 }
 
@@ -107,27 +111,27 @@ impl ApiKeyCache {
         }
     }
 
-    /// `Some(answer)` when a fresh answer is cached: `Some(Some(client))` for an active
-    /// key, `Some(None)` for an unknown or revoked one.
-    pub fn get(&self, key_sha256: &str, now: Stamp) -> Option<Option<String>> {
+    /// The cached answer for a key, while it is fresh.
+    pub fn get(&self, key_sha256: &str, now: Stamp) -> Option<KeyLookup> {
         if let Ok(known) = self.known.lock() {
             if let Some((client, at)) = known.get(key_sha256) {
                 if at.fresh_at(now, self.ttl) {
-                    return Some(Some(client.clone()));
+                    return Some(KeyLookup::Active(client.clone()));
                 }
             }
         }
         let unknown = self.unknown.lock().ok()?;
         let at = unknown.get(key_sha256)?;
-        at.fresh_at(now, self.negative_ttl).then_some(None)
+        at.fresh_at(now, self.negative_ttl)
+            .then_some(KeyLookup::UnknownOrRevoked)
     }
 
-    pub fn put(&self, key_sha256: String, client: Option<String>, now: Stamp) {
+    pub fn put(&self, key_sha256: String, answer: &KeyLookup, now: Stamp) {
         if self.ttl.is_zero() {
             return;
         }
-        match client {
-            Some(client) => {
+        match answer {
+            KeyLookup::Active(client) => {
                 if let Ok(mut unknown) = self.unknown.lock() {
                     unknown.remove(&key_sha256);
                 }
@@ -147,9 +151,9 @@ impl ApiKeyCache {
                         }
                     }
                 }
-                known.insert(key_sha256, (client, now));
+                known.insert(key_sha256, (client.clone(), now));
             }
-            None => {
+            KeyLookup::UnknownOrRevoked => {
                 if let Ok(mut known) = self.known.lock() {
                     known.remove(&key_sha256);
                 }
@@ -180,6 +184,12 @@ impl ApiKeyCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn active(id: &str) -> KeyLookup {
+        KeyLookup::Active(ClientId::new(id).unwrap())
+    }
+
+    const UNKNOWN: KeyLookup = KeyLookup::UnknownOrRevoked;
 
     #[test]
     fn digests_are_lower_hex() {
@@ -236,8 +246,8 @@ mod tests {
         let cache = ApiKeyCache::new(ttl);
         let (m0, w0) = at(1_000_000);
         let t0 = stamp(m0, w0);
-        cache.put("k".into(), Some("client".into()), t0);
-        assert_eq!(cache.get("k", t0), Some(Some("client".into())));
+        cache.put("k".into(), &active("client"), t0);
+        assert_eq!(cache.get("k", t0), Some(active("client")));
         let later = Duration::from_secs(61);
         // Both clocks moved on.
         assert_eq!(cache.get("k", stamp(m0 + later, w0 + later)), None);
@@ -252,11 +262,11 @@ mod tests {
         let soon = Duration::from_secs(59);
         assert_eq!(
             cache.get("k", stamp(m0 + soon, w0 + soon)),
-            Some(Some("client".into()))
+            Some(active("client"))
         );
 
         let off = ApiKeyCache::new(Duration::ZERO);
-        off.put("k".into(), Some("c".into()), t0);
+        off.put("k".into(), &active("c"), t0);
         assert_eq!(off.get("k", t0), None);
     }
 
@@ -265,23 +275,23 @@ mod tests {
         let cache = ApiKeyCache::new(Duration::from_secs(60));
         let (m0, w0) = at(1_000_000);
         let t0 = stamp(m0, w0);
-        cache.put("good".into(), Some("client".into()), t0);
-        cache.put("bad".into(), None, t0);
-        assert_eq!(cache.get("bad", t0), Some(None));
+        cache.put("good".into(), &active("client"), t0);
+        cache.put("bad".into(), &UNKNOWN, t0);
+        assert_eq!(cache.get("bad", t0), Some(UNKNOWN));
         let six = Duration::from_secs(6);
         assert_eq!(cache.get("bad", stamp(m0 + six, w0 + six)), None);
 
         for i in 0..(ApiKeyCache::MAX_UNKNOWN * 10) {
-            cache.put(format!("guess-{i}"), None, t0);
+            cache.put(format!("guess-{i}"), &UNKNOWN, t0);
         }
-        assert_eq!(cache.get("good", t0), Some(Some("client".into())));
+        assert_eq!(cache.get("good", t0), Some(active("client")));
         let (known, unknown) = cache.len();
         assert_eq!(known, 1);
         assert!(unknown <= ApiKeyCache::MAX_UNKNOWN);
 
         // A short TTL caps the negative one too.
         let short = ApiKeyCache::new(Duration::from_secs(2));
-        short.put("bad".into(), None, t0);
+        short.put("bad".into(), &UNKNOWN, t0);
         let three = Duration::from_secs(3);
         assert_eq!(short.get("bad", stamp(m0 + three, w0 + three)), None);
     }
@@ -291,11 +301,11 @@ mod tests {
         let ttl = Duration::from_secs(60);
         let cache = ApiKeyCache::new(ttl);
         let (m0, w0) = at(1_000_000);
-        cache.put("k".into(), Some("client".into()), stamp(m0, w0));
+        cache.put("k".into(), &active("client"), stamp(m0, w0));
         let under = ttl - Duration::from_millis(1);
         assert_eq!(
             cache.get("k", stamp(m0 + under, w0 + under)),
-            Some(Some("client".into()))
+            Some(active("client"))
         );
         // Either clock at exactly the TTL expires it.
         assert_eq!(cache.get("k", stamp(m0 + ttl, w0 + under)), None);
@@ -308,20 +318,20 @@ mod tests {
         let (m0, w0) = at(1_000_000);
         let t0 = stamp(m0, w0);
         for i in 0..ApiKeyCache::MAX_KNOWN {
-            cache.put(format!("good-{i}"), Some("c".into()), t0);
+            cache.put(format!("good-{i}"), &active("c"), t0);
         }
         for i in 0..ApiKeyCache::MAX_UNKNOWN {
-            cache.put(format!("bad-{i}"), None, t0);
+            cache.put(format!("bad-{i}"), &UNKNOWN, t0);
         }
         // Answering an already remembered key again evicts nothing.
-        cache.put("good-7".into(), Some("c".into()), t0);
-        cache.put("bad-7".into(), None, t0);
+        cache.put("good-7".into(), &active("c"), t0);
+        cache.put("bad-7".into(), &UNKNOWN, t0);
         assert_eq!(
             cache.len(),
             (ApiKeyCache::MAX_KNOWN, ApiKeyCache::MAX_UNKNOWN)
         );
-        assert_eq!(cache.get("good-0", t0), Some(Some("c".into())));
-        assert_eq!(cache.get("bad-0", t0), Some(None));
+        assert_eq!(cache.get("good-0", t0), Some(active("c")));
+        assert_eq!(cache.get("bad-0", t0), Some(UNKNOWN));
     }
 
     #[test]
@@ -330,7 +340,7 @@ mod tests {
         let (m0, w0) = at(1_000_000);
         for i in 0..(ApiKeyCache::MAX_KNOWN + 10) {
             let d = Duration::from_millis(i as u64);
-            cache.put(format!("k{i}"), Some("c".into()), stamp(m0 + d, w0 + d));
+            cache.put(format!("k{i}"), &active("c"), stamp(m0 + d, w0 + d));
         }
         assert_eq!(cache.len().0, ApiKeyCache::MAX_KNOWN);
         let last = ApiKeyCache::MAX_KNOWN + 9;

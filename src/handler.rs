@@ -3,16 +3,16 @@
 
 use std::time::Instant;
 
-use crate::auth::{self, ApiKeyCache};
+use crate::auth::{self, ApiKeyCache, KeyLookup};
 use crate::clock;
 use crate::config::Config;
-use crate::domain::rules::{Caller, Refusal, why_refused};
-use crate::domain::{Connection, ConnectionId, Patch, Precondition};
+use crate::domain::rules::{Explanation, why_refused};
+use crate::domain::{Caller, Connection, ConnectionId, Patch, Precondition, UpdateRequest};
 use crate::http::event::{Event, HeaderValue};
 use crate::http::response::JSON;
 use crate::http::route::{check_media_type, connection_route};
 use crate::http::{LambdaResponse, Problem, Response};
-use crate::store::{OldItem, Store, StoreError, UpdateOutcome, UpdateRequest};
+use crate::store::{OldItem, Store, StoreError, UpdateOutcome};
 use crate::telemetry::{Outcome, RequestLine, RequestLog};
 
 use crate::http::event::MAX_BODY_BYTES;
@@ -50,7 +50,7 @@ impl App {
     /// the first request. Nothing is cached.
     pub async fn warm_up(&self, budget: std::time::Duration) {
         let outcome = tokio::time::timeout(budget, self.store.client_for_key("warm-up")).await;
-        if !matches!(outcome, Ok(Ok(None))) {
+        if !matches!(outcome, Ok(Ok(KeyLookup::UnknownOrRevoked))) {
             tracing::warn!("dynamodb warm-up did not complete; the first request will connect");
         }
     }
@@ -94,11 +94,12 @@ impl App {
         let raw_id = connection_route(event)?;
 
         // 2. API key. Nothing else is said to a caller without a valid one.
-        let client_id = self
-            .client_for_key(event.header("x-api-key"), log)
-            .await?
-            .ok_or_else(Problem::invalid_api_key)?;
-        log.client_id = Some(client_id.clone());
+        let KeyLookup::Active(client_id) =
+            self.client_for_key(event.header("x-api-key"), log).await?
+        else {
+            return Err(Problem::invalid_api_key());
+        };
+        log.client_id = Some(client_id.as_str().to_owned());
 
         // 3. Bearer token: present and well-formed; the database judges whether it is right.
         let token = auth::bearer_token(event.header("authorization").single())
@@ -115,19 +116,16 @@ impl App {
         let precondition = Precondition::from_lines(&event.header_lines("if-match"))?;
 
         // 6. One conditional write carries every remaining rule.
-        let caller = Caller {
-            client_id,
-            token_sha256: auth::sha256_hex(token),
-        };
-        let now = clock::now();
         let request = UpdateRequest {
-            id: &id,
+            id,
             request_id,
-            caller: &caller,
-            patch: &patch,
-            precondition: &precondition,
-            now_epoch: now.epoch,
-            now_rfc3339: &now.rfc3339,
+            caller: Caller {
+                client_id,
+                token_sha256: auth::sha256_hex(token),
+            },
+            patch,
+            precondition,
+            now: clock::now(),
         };
         let outcome = log
             .time_dynamodb(self.store.update_connection(&request))
@@ -139,38 +137,37 @@ impl App {
             UpdateOutcome::Refused(OldItem::Owned(old)) => old,
         };
         // The condition failed on the caller's own item: name the rule, from ALL_OLD.
-        match why_refused(&old, request_id, &caller, &patch, &precondition, now.epoch) {
-            Refusal::AlreadyApplied => success(&old),
-            Refusal::Unexplained => {
+        match why_refused(&old, &request) {
+            Explanation::Refused(refusal) => Err(refusal.into()),
+            Explanation::AlreadyApplied => success(&old),
+            Explanation::Unexplained => {
                 tracing::error!(event = "unexplained-condition-failure");
                 Err(Problem::internal())
             }
-            refusal => Err(refusal.into()),
         }
     }
 
-    /// `Ok(None)` for a missing, implausible, unknown or revoked key.
+    /// A missing or implausible key is unknown without a lookup.
     async fn client_for_key(
         &self,
         header: HeaderValue<'_>,
         log: &mut RequestLog,
-    ) -> Result<Option<String>, Problem> {
+    ) -> Result<KeyLookup, Problem> {
         let Some(key) = auth::api_key(header.single()) else {
-            return Ok(None);
+            return Ok(KeyLookup::UnknownOrRevoked);
         };
         let digest = auth::sha256_hex(key);
         if let Some(cached) = self.keys.get(&digest, auth::Stamp::now()) {
             return Ok(cached);
         }
-        let client = log
+        let answer = log
             .time_dynamodb(self.store.client_for_key(&digest))
             .await
             .map_err(|e| store_problem("api-key-lookup", &e))?;
-        self.keys.put(digest, client.clone(), auth::Stamp::now());
-        Ok(client)
+        self.keys.put(digest, &answer, auth::Stamp::now());
+        Ok(answer)
     }
 }
-
 fn success(connection: &Connection) -> Result<Response, Problem> {
     let body = serde_json::to_string(&connection.view()).map_err(|_| Problem::internal())?;
     Ok(Response::json(200, JSON, body).with_header("etag", format!("\"{}\"", connection.version)))

@@ -185,7 +185,7 @@ impl RequestLine {
         let latency = millis(outcome.latency);
         let dynamodb_latency = millis(log.dynamodb);
         let line = Line {
-            timestamp: &now.rfc3339,
+            timestamp: now.rfc3339(),
             message: "request",
             request_id: outcome.request_id,
             connection_id: log.connection_id.as_deref(),
@@ -260,7 +260,7 @@ mod tests {
             problem: Some("validation-failed"),
             latency: Duration::from_millis(3),
         };
-        let now = crate::clock::at(1_700_000_000, 250);
+        let now = crate::clock::at(Duration::new(1_700_000_000, 250_000_000));
         let v: serde_json::Value = serde_json::from_str(&line.line(&log, outcome, &now)).unwrap();
         assert_eq!(v["message"], "request");
         assert_eq!(v["request_id"], "r-1");

@@ -143,7 +143,7 @@ pub async fn rotate_token(
         .expression_attribute_names("#version", attr::VERSION)
         .expression_attribute_names("#expires", attr::TOKEN_EXPIRES_AT)
         .expression_attribute_values(":h", s(&sha256_hex(&token)))
-        .expression_attribute_values(":now", s(&now.rfc3339))
+        .expression_attribute_values(":now", s(now.rfc3339()))
         .expression_attribute_values(":one", AttributeValue::N("1".into()))
         .expression_attribute_values(":zero", AttributeValue::N("0".into()));
     update = match expires_at {

@@ -41,6 +41,10 @@ impl Email {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    pub fn into_string(self) -> String {
+        self.0
+    }
 }
 
 fn valid_local(local: &str) -> bool {
@@ -89,6 +93,10 @@ impl Mobile {
 
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    pub fn into_string(self) -> String {
+        self.0
     }
 }
 

@@ -4,42 +4,23 @@ use std::fmt;
 
 use serde::de::{self, Deserialize, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
-use super::{CustomerId, DISCONNECTED, Email, Mobile};
+use super::member::{Member, Members, READ_ONLY};
 
-/// What to do with an optional attribute. `null` in the body means `Remove`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Change<T> {
+/// What a patch does to one member.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Change {
+    #[default]
     Keep,
     Remove,
-    Set(T),
+    /// A value its member's parser accepted.
+    Set(String),
 }
 
-impl<T> Change<T> {
-    pub fn as_ref(&self) -> Change<&T> {
-        match self {
-            Change::Keep => Change::Keep,
-            Change::Remove => Change::Remove,
-            Change::Set(v) => Change::Set(v),
-        }
-    }
-
-    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Change<U> {
-        match self {
-            Change::Keep => Change::Keep,
-            Change::Remove => Change::Remove,
-            Change::Set(v) => Change::Set(f(v)),
-        }
-    }
-}
-
-/// A valid, non-empty update. `customer_id` and `status` have no `Remove`: the contract
-/// reads their `null` as "leave unchanged".
+/// A valid, non-empty update: one change per member. Only `Member::parse` makes a `Set`,
+/// and only a removable member gets `Remove`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Patch {
-    pub customer_id: Option<CustomerId>,
-    pub email: Change<Email>,
-    pub mobile: Change<Mobile>,
-    pub disconnect: bool,
+    changes: Members<Change>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,50 +44,19 @@ impl Patch {
     /// names `connection_id` is rejected naming it, even if it asks for nothing else.
     pub fn from_json(body: &[u8]) -> Result<Self, PatchError> {
         let mut de = serde_json::Deserializer::from_slice(body);
-        let members = BodyVisitor
+        let fields = BodyVisitor
             .deserialize(&mut de)
-            .and_then(|members| de.end().map(|()| members))
+            .and_then(|fields| de.end().map(|()| fields))
             .map_err(|e| PatchError::Malformed(malformed_detail(&e)))?;
-        let members = members?;
+        let fields = fields?;
 
         let mut errors = Vec::new();
-        let mut patch = Patch {
-            customer_id: None,
-            email: Change::Keep,
-            mobile: Change::Keep,
-            disconnect: false,
-        };
-        for (name, value) in members {
-            let outcome = match (name.as_str(), value) {
-                ("customer_id", Member::Null) => Ok(()),
-                ("customer_id", Member::String(s)) => {
-                    CustomerId::parse(&s).map(|v| patch.customer_id = Some(v))
-                }
-                ("customer_id", _) => Err("must be a string"),
-                ("email", Member::Null) => {
-                    patch.email = Change::Remove;
-                    Ok(())
-                }
-                ("email", Member::String(s)) => {
-                    Email::parse(&s).map(|v| patch.email = Change::Set(v))
-                }
-                ("email", _) => Err("must be a string or null"),
-                ("mobile", Member::Null) => {
-                    patch.mobile = Change::Remove;
-                    Ok(())
-                }
-                ("mobile", Member::String(s)) => {
-                    Mobile::parse(&s).map(|v| patch.mobile = Change::Set(v))
-                }
-                ("mobile", _) => Err("must be a string or null"),
-                ("status", Member::Null) => Ok(()),
-                ("status", Member::String(s)) if s == DISCONNECTED => {
-                    patch.disconnect = true;
-                    Ok(())
-                }
-                ("status", _) => Err("can only be \"disconnected\""),
-                ("connection_id" | "retailer_id", _) => Err("is read-only"),
-                _ => Err("is not a member of this resource"),
+        let mut changes = Members::<Change>::default();
+        for (name, field) in fields {
+            let outcome = match field {
+                Field::Known(member, value) => change(member, value).map(|c| changes[member] = c),
+                Field::Unknown if READ_ONLY.contains(&name.as_str()) => Err("is read-only"),
+                Field::Unknown => Err("is not a member of this resource"),
             };
             if let Err(message) = outcome {
                 errors.push(FieldError {
@@ -116,6 +66,7 @@ impl Patch {
             }
         }
 
+        let patch = Patch { changes };
         if !errors.is_empty() {
             Err(PatchError::Invalid(errors))
         } else if patch.is_empty() {
@@ -125,11 +76,33 @@ impl Patch {
         }
     }
 
+    pub fn change(&self, member: Member) -> &Change {
+        &self.changes[member]
+    }
+
+    /// Every member the patch changes, in `Member::ALL`'s order.
+    pub fn changes(&self) -> impl Iterator<Item = (Member, &Change)> {
+        self.changes.iter().filter(|(_, c)| **c != Change::Keep)
+    }
+
+    /// True when the patch sets the status (to `disconnected`, the only one it can).
+    pub fn disconnects(&self) -> bool {
+        matches!(self.change(Member::Status), Change::Set(_))
+    }
+
     fn is_empty(&self) -> bool {
-        self.customer_id.is_none()
-            && self.email == Change::Keep
-            && self.mobile == Change::Keep
-            && !self.disconnect
+        self.changes().next().is_none()
+    }
+}
+
+/// A body member's value as its member reads it: `null` removes a removable member and
+/// leaves a required one unchanged.
+fn change(member: Member, value: Value) -> Result<Change, &'static str> {
+    match value {
+        Value::Null if member.removable() => Ok(Change::Remove),
+        Value::Null => Ok(Change::Keep),
+        Value::String(s) => member.parse(&s).map(Change::Set),
+        Value::Other => Err(member.wrong_type()),
     }
 }
 
@@ -147,111 +120,112 @@ fn malformed_detail(e: &serde_json::Error) -> String {
     }
 }
 
-/// The members a body may hold: the parser's whole vocabulary (openapi.yaml is held to it).
-pub const MEMBERS: [&str; 4] = ["customer_id", "email", "mobile", "status"];
-
 /// What a member's value is, as far as the patch cares. Every value is read whole, so
 /// serde_json's depth limit and number range apply to every member alike; but not as a
 /// `serde_json::Value`: with serde_json's `raw_value` feature, on in this build, a `Value`
 /// reads `{"$serde_json::private::RawValue": "..."}` as the JSON inside the string.
 #[derive(Debug, PartialEq)]
-enum Member {
+enum Value {
     Null,
     String(String),
     Other,
 }
 
-impl<'de> Deserialize<'de> for Member {
+impl<'de> Deserialize<'de> for Value {
     fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(MemberVisitor)
+        d.deserialize_any(ValueVisitor)
     }
 }
 
-struct MemberVisitor;
+struct ValueVisitor;
 
-impl<'de> Visitor<'de> for MemberVisitor {
-    type Value = Member;
+impl<'de> Visitor<'de> for ValueVisitor {
+    type Value = Value;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a JSON value")
     }
-    fn visit_unit<E>(self) -> Result<Member, E> {
-        Ok(Member::Null)
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
     }
-    fn visit_str<E>(self, v: &str) -> Result<Member, E> {
-        Ok(Member::String(v.to_owned()))
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
     }
-    fn visit_string<E>(self, v: String) -> Result<Member, E> {
-        Ok(Member::String(v))
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
     }
-    fn visit_bool<E>(self, _: bool) -> Result<Member, E> {
-        Ok(Member::Other)
+    fn visit_bool<E>(self, _: bool) -> Result<Value, E> {
+        Ok(Value::Other)
     }
-    fn visit_i64<E>(self, _: i64) -> Result<Member, E> {
-        Ok(Member::Other)
+    fn visit_i64<E>(self, _: i64) -> Result<Value, E> {
+        Ok(Value::Other)
     }
-    fn visit_u64<E>(self, _: u64) -> Result<Member, E> {
-        Ok(Member::Other)
+    fn visit_u64<E>(self, _: u64) -> Result<Value, E> {
+        Ok(Value::Other)
     }
-    fn visit_f64<E>(self, _: f64) -> Result<Member, E> {
-        Ok(Member::Other)
+    fn visit_f64<E>(self, _: f64) -> Result<Value, E> {
+        Ok(Value::Other)
     }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Member, A::Error> {
-        while seq.next_element::<Member>()?.is_some() {}
-        Ok(Member::Other)
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        while seq.next_element::<Value>()?.is_some() {}
+        Ok(Value::Other)
     }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Member, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
         while map.next_key::<IgnoredAny>()?.is_some() {
-            map.next_value::<Member>()?;
+            map.next_value::<Value>()?;
         }
-        Ok(Member::Other)
+        Ok(Value::Other)
     }
 }
 
-/// Walks the top-level object once: keeps known members' values, names unknown ones, and
-/// refuses a member given twice (JSON parsers disagree on which copy wins, so neither is
-/// taken).
+/// One top-level member of a body: a member of the patch with its value, or a name the
+/// patch does not know (its value is read, to the same limits, and dropped).
+#[derive(Debug, PartialEq)]
+enum Field {
+    Known(Member, Value),
+    Unknown,
+}
+
+/// Walks the top-level object once, and refuses a member given twice (JSON parsers
+/// disagree on which copy wins, so neither is taken).
 struct BodyVisitor;
 
-type Members = Result<Vec<(String, Member)>, PatchError>;
+type Fields = Result<Vec<(String, Field)>, PatchError>;
 
 impl<'de> DeserializeSeed<'de> for BodyVisitor {
-    type Value = Members;
-    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Members, D::Error> {
+    type Value = Fields;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Fields, D::Error> {
         d.deserialize_map(self)
     }
 }
 
 impl<'de> Visitor<'de> for BodyVisitor {
-    type Value = Members;
+    type Value = Fields;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a JSON object")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Members, A::Error> {
-        let mut members: Vec<(String, Member)> = Vec::new();
-        let mut names: Vec<String> = Vec::new();
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Fields, A::Error> {
+        let mut fields: Vec<(String, Field)> = Vec::new();
         let mut duplicate = None;
         while let Some(name) = map.next_key::<String>()? {
-            let value = map.next_value::<Member>()?;
-            let value = if MEMBERS.contains(&name.as_str()) {
-                value
-            } else {
-                Member::Null
+            let value = map.next_value::<Value>()?;
+            let field = match Member::from_name(&name) {
+                Some(member) => Field::Known(member, value),
+                None => Field::Unknown,
             };
-            members.push((name.clone(), value));
-            if duplicate.is_none() && names.contains(&name) {
+            if duplicate.is_none() && fields.iter().any(|(n, _)| *n == name) {
                 duplicate = Some(name.clone());
             }
-            names.push(name);
+            fields.push((name, field));
         }
         Ok(match duplicate {
             Some(name) => Err(PatchError::Malformed(format!(
                 "member \"{}\" appears more than once",
                 name.escape_debug()
             ))),
-            None => Ok(members),
+            None => Ok(fields),
         })
     }
 }
@@ -276,17 +250,41 @@ mod tests {
     #[test]
     fn absent_null_and_value_are_three_things() {
         let p = parse(r#"{"email":null,"mobile":"+14155550123","customer_id":null}"#).unwrap();
-        assert_eq!(p.email, Change::Remove);
+        assert_eq!(p.change(Member::Email), &Change::Remove);
         assert_eq!(
-            p.mobile,
-            Change::Set(Mobile::parse("+14155550123").unwrap())
+            p.change(Member::Mobile),
+            &Change::Set("+14155550123".into())
         );
-        assert_eq!(p.customer_id, None);
-        assert!(!p.disconnect);
+        assert_eq!(p.change(Member::CustomerId), &Change::Keep);
+        assert!(!p.disconnects());
 
         let p = parse(r#"{"status":"disconnected"}"#).unwrap();
-        assert!(p.disconnect);
-        assert_eq!((p.email, p.mobile), (Change::Keep, Change::Keep));
+        assert!(p.disconnects());
+        assert_eq!(
+            p.changes().map(|(m, _)| m).collect::<Vec<_>>(),
+            [Member::Status]
+        );
+    }
+
+    #[test]
+    fn every_member_is_parsed_by_its_own_rules() {
+        // A string each member accepts, and what its null means.
+        for m in Member::ALL {
+            let good = match m {
+                Member::CustomerId => "C-1",
+                Member::Email => "a@b.co",
+                Member::Mobile => "+14155550123",
+                Member::Status => "disconnected",
+            };
+            let p = parse(&format!(r#"{{"{}":"{good}"}}"#, m.name())).unwrap();
+            assert_eq!(p.change(*m), &Change::Set(good.into()), "{m:?}");
+            let null = parse(&format!(r#"{{"{}":null}}"#, m.name()));
+            if m.removable() {
+                assert_eq!(null.unwrap().change(*m), &Change::Remove, "{m:?}");
+            } else {
+                assert_eq!(null, Err(PatchError::Empty), "{m:?}");
+            }
+        }
     }
 
     #[test]
@@ -399,7 +397,7 @@ mod tests {
     #[test]
     fn unicode_escapes_are_decoded_before_validation() {
         let p = parse(r#"{"customer_id":"caf\u00e9 \ud83d\ude00"}"#).unwrap();
-        assert_eq!(p.customer_id.unwrap().as_str(), "café 😀");
+        assert_eq!(p.change(Member::CustomerId), &Change::Set("café 😀".into()));
         assert_eq!(
             fields(parse(r#"{"customer_id":"a\u0000b"}"#)),
             vec![(

@@ -3,24 +3,15 @@
 //! The database judged the condition; this only names which part failed, in the
 //! contract's order, so that no second read is needed.
 
-use super::{Change, Connection, DISCONNECTED, Patch, Precondition, WRITE_SCOPE};
+use subtle::ConstantTimeEq;
 
-/// Who is asking: the client behind the API key and the hash of the bearer token.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Caller {
-    pub client_id: String,
-    pub token_sha256: String,
-}
+use super::{Change, Connection, Patch, UpdateRequest, WRITE_SCOPE};
 
+/// What a refused write's old item says about it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Refusal {
-    /// No item, or another client's: the same answer, so ids cannot be probed.
-    NotFound,
-    InvalidToken,
-    InsufficientScope,
-    PreconditionFailed,
-    /// Already disconnected and the request would change something.
-    Disconnected,
+pub enum Explanation {
+    /// A rule of the contract failed: the caller is told which.
+    Refused(Refusal),
     /// A retry: already disconnected with exactly the values asked for, or this request's
     /// own earlier attempt wrote. Answered with the stored connection, nothing written.
     AlreadyApplied,
@@ -29,112 +20,139 @@ pub enum Refusal {
     Unexplained,
 }
 
+/// The rule a write broke, in the contract's order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// No item, or another client's: the same answer, so ids cannot be probed.
+    NotFound,
+    InvalidToken,
+    InsufficientScope,
+    PreconditionFailed,
+    /// Already disconnected and the request would change something.
+    Disconnected,
+}
+
 /// `old` is the caller's own item (the store tells "no item, or another client's" apart
 /// before parsing); the owner is compared again here only as a second line of defence.
-pub fn why_refused(
-    old: &Connection,
-    request_id: &str,
-    caller: &Caller,
-    patch: &Patch,
-    precondition: &Precondition,
-    now_epoch: u64,
-) -> Refusal {
-    if old.client_id != caller.client_id {
-        return Refusal::NotFound;
+pub fn why_refused(old: &Connection, req: &UpdateRequest<'_>) -> Explanation {
+    use Explanation::{AlreadyApplied, Refused, Unexplained};
+    if old.client_id != req.caller.client_id {
+        return Refused(Refusal::NotFound);
     }
     // An earlier attempt of this very request wrote; its answer was lost on the way back.
-    if old.recent_request_ids.iter().any(|id| id == request_id) {
-        return Refusal::AlreadyApplied;
+    if old.recent_request_ids.iter().any(|id| id == req.request_id) {
+        return AlreadyApplied;
     }
-    let expired = old.token_expires_at.is_some_and(|at| at <= now_epoch);
-    if !hashes_equal(&old.token_sha256, &caller.token_sha256) || expired {
-        return Refusal::InvalidToken;
+    // To the instant, as the condition compares it.
+    let expired = old
+        .token_expires_at
+        .is_some_and(|at| at.has_passed(req.now.since_epoch()));
+    if !hashes_equal(&old.token_sha256, &req.caller.token_sha256) || expired {
+        return Refused(Refusal::InvalidToken);
     }
     // The scopes were read from a string set only, as the condition demands.
     if !old.token_scopes.iter().any(|s| s == WRITE_SCOPE) {
-        return Refusal::InsufficientScope;
+        return Refused(Refusal::InsufficientScope);
     }
-    if !precondition.allows(old.version) {
-        return Refusal::PreconditionFailed;
+    if !req.precondition.allows(old.version) {
+        return Refused(Refusal::PreconditionFailed);
     }
-    if old.status == DISCONNECTED {
-        return if already_applied(old, patch) {
-            Refusal::AlreadyApplied
+    if old.is_disconnected() {
+        return if already_applied(old, &req.patch) {
+            AlreadyApplied
         } else {
-            Refusal::Disconnected
+            Refused(Refusal::Disconnected)
         };
     }
-    Refusal::Unexplained
+    Unexplained
 }
 
 /// True when every value the patch asks for is already stored.
 pub fn already_applied(old: &Connection, patch: &Patch) -> bool {
-    fn same<T>(change: &Change<T>, stored: Option<&str>, as_str: fn(&T) -> &str) -> bool {
+    patch.changes().all(|(member, change)| {
+        let stored = old.members[member].as_deref();
         match change {
             Change::Keep => true,
             Change::Remove => stored.is_none(),
-            Change::Set(v) => stored == Some(as_str(v)),
+            Change::Set(v) => stored == Some(v.as_str()),
         }
-    }
-    patch
-        .customer_id
-        .as_ref()
-        .is_none_or(|c| c.as_str() == old.customer_id)
-        && same(&patch.email, old.email.as_deref(), |e| e.as_str())
-        && same(&patch.mobile, old.mobile.as_deref(), |m| m.as_str())
-        && (!patch.disconnect || old.status == DISCONNECTED)
+    })
 }
 
 /// Compares two hex digests without an early exit. They are hashes, not secrets, but a
 /// uniform comparison costs nothing and keeps timing from saying how much matched.
 pub fn hashes_equal(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
+    a.as_bytes().ct_eq(b.as_bytes()).into()
 }
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
-    use crate::domain::{Email, Mobile};
+    use crate::clock;
+    use crate::domain::member::{Member, Members};
+    use crate::domain::{Caller, ClientId, ConnectionId, DISCONNECTED, Expiry, Precondition};
+
+    fn client(id: &str) -> ClientId {
+        ClientId::new(id).unwrap()
+    }
 
     fn stored() -> Connection {
+        let mut members = Members::default();
+        members[Member::CustomerId] = Some("cust-1".into());
+        members[Member::Status] = Some("active".into());
+        members[Member::Email] = Some("alice@example.com".into());
         Connection {
             connection_id: "01J51S0JYV6N7K1030CV1ZKSCA".into(),
-            client_id: "client-a".into(),
-            customer_id: "cust-1".into(),
+            client_id: client("client-a"),
             retailer_id: "01J7SC0NN73R6F5VVSP3ZKPDA3".into(),
-            status: "active".into(),
-            email: Some("alice@example.com".into()),
-            mobile: None,
+            members,
             token_sha256: "ab".repeat(32),
             token_scopes: vec![WRITE_SCOPE.into()],
-            token_expires_at: Some(2_000),
+            token_expires_at: Some(Expiry::parse("2000").unwrap()),
             version: 4,
             recent_request_ids: vec!["request-1".into(), "request-0".into()],
         }
     }
 
-    fn caller() -> Caller {
-        Caller {
-            client_id: "client-a".into(),
-            token_sha256: "ab".repeat(32),
-        }
+    fn patch(body: &str) -> Patch {
+        Patch::from_json(body.as_bytes()).unwrap()
     }
 
     fn disconnect() -> Patch {
-        Patch {
-            customer_id: None,
-            email: Change::Keep,
-            mobile: Change::Keep,
-            disconnect: true,
+        patch(r#"{"status":"disconnected"}"#)
+    }
+
+    fn disconnected() -> Connection {
+        let mut c = stored();
+        c.members[Member::Status] = Some(DISCONNECTED.into());
+        c
+    }
+
+    fn request(patch: &Patch, pre: &Precondition) -> UpdateRequest<'static> {
+        UpdateRequest {
+            id: ConnectionId::parse("01J51S0JYV6N7K1030CV1ZKSCA").unwrap(),
+            request_id: "request-2",
+            caller: Caller {
+                client_id: client("client-a"),
+                token_sha256: "ab".repeat(32),
+            },
+            patch: patch.clone(),
+            precondition: pre.clone(),
+            now: clock::at(Duration::from_secs(1_000)),
         }
     }
 
+    fn explain(old: &Connection, patch: &Patch, pre: &Precondition) -> Explanation {
+        why_refused(old, &request(patch, pre))
+    }
+
     fn refusal(old: &Connection, patch: &Patch, pre: &Precondition) -> Refusal {
-        why_refused(old, "request-2", &caller(), patch, pre, 1_000)
+        match explain(old, patch, pre) {
+            Explanation::Refused(r) => r,
+            other => panic!("expected a refusal, got {other:?}"),
+        }
     }
 
     #[test]
@@ -144,7 +162,7 @@ mod tests {
 
         // Another client's item is "not found", even with every other rule broken.
         let mut c = stored();
-        c.client_id = "client-b".into();
+        c.client_id = client("client-b");
         c.token_sha256 = "cd".repeat(32);
         assert_eq!(refusal(&c, &p, &none), Refusal::NotFound);
 
@@ -154,59 +172,89 @@ mod tests {
         assert_eq!(refusal(&c, &p, &none), Refusal::InvalidToken);
 
         let mut c = stored();
-        c.token_expires_at = Some(1_000); // expires at "now": expired
+        c.token_expires_at = Expiry::parse("1000").ok(); // expires at "now": expired
         assert_eq!(refusal(&c, &p, &none), Refusal::InvalidToken);
 
-        let mut c = stored();
+        let mut c = disconnected();
         c.token_scopes = vec!["connections:read".into()];
-        c.status = DISCONNECTED.into();
         assert_eq!(refusal(&c, &p, &none), Refusal::InsufficientScope);
 
-        let mut c = stored();
-        c.status = DISCONNECTED.into();
+        let c = disconnected();
         assert_eq!(
             refusal(&c, &p, &Precondition::Versions(vec![3])),
             Refusal::PreconditionFailed
         );
         assert_eq!(
-            refusal(&c, &p, &Precondition::Versions(vec![4])),
-            Refusal::AlreadyApplied
+            explain(&c, &p, &Precondition::Versions(vec![4])),
+            Explanation::AlreadyApplied
         );
-        assert_eq!(refusal(&stored(), &p, &none), Refusal::Unexplained);
+        assert_eq!(explain(&stored(), &p, &none), Explanation::Unexplained);
+    }
+
+    #[test]
+    fn an_expiry_counts_to_the_instant() {
+        let p = disconnect();
+        let none = Precondition::None;
+        let mut c = stored();
+        let mut req = request(&p, &none);
+        req.now = clock::at(Duration::new(1_000, 500_000_000));
+        c.token_expires_at = Expiry::parse("1000.2").ok();
+        assert_eq!(
+            why_refused(&c, &req),
+            Explanation::Refused(Refusal::InvalidToken)
+        );
+        // Not expired: the condition failed for another reason, named as such.
+        c.token_expires_at = Expiry::parse("1000.7").ok();
+        assert_eq!(why_refused(&c, &req), Explanation::Unexplained);
+        c.token_expires_at = Expiry::parse("1e20").ok();
+        assert_eq!(why_refused(&c, &req), Explanation::Unexplained);
     }
 
     #[test]
     fn a_disconnected_connection_accepts_only_retries() {
-        let mut c = stored();
-        c.status = DISCONNECTED.into();
+        let c = disconnected();
         let none = Precondition::None;
-        let mut p = disconnect();
-        p.email = Change::Set(Email::parse("alice@example.com").unwrap());
-        p.mobile = Change::Remove;
-        assert_eq!(refusal(&c, &p, &none), Refusal::AlreadyApplied);
+        let p = patch(r#"{"status":"disconnected","email":"alice@example.com","mobile":null}"#);
+        assert_eq!(explain(&c, &p, &none), Explanation::AlreadyApplied);
 
-        p.mobile = Change::Set(Mobile::parse("+14155550123").unwrap());
+        let p = patch(r#"{"status":"disconnected","mobile":"+14155550123"}"#);
         assert_eq!(refusal(&c, &p, &none), Refusal::Disconnected);
 
-        let mut p = disconnect();
-        p.email = Change::Remove;
+        let p = patch(r#"{"status":"disconnected","email":null}"#);
         assert_eq!(refusal(&c, &p, &none), Refusal::Disconnected);
+    }
+
+    #[test]
+    fn every_member_counts_towards_already_applied() {
+        // Each member, changed alone on a disconnected connection, is a change: 409.
+        let c = disconnected();
+        for m in Member::ALL {
+            let body = match m {
+                Member::CustomerId => r#"{"customer_id":"another"}"#,
+                Member::Email => r#"{"email":"bob@example.com"}"#,
+                Member::Mobile => r#"{"mobile":"+14155550123"}"#,
+                Member::Status => continue, // the stored value: a retry
+            };
+            assert_eq!(
+                refusal(&c, &patch(body), &Precondition::None),
+                Refusal::Disconnected,
+                "{m:?}"
+            );
+        }
     }
 
     #[test]
     fn a_retried_attempt_of_the_same_request_is_answered_not_written() {
         let mut c = stored();
         c.recent_request_ids = vec!["request-3".into(), "request-2".into()];
-        c.email = Some("new@example.com".into());
-        let mut p = disconnect();
-        p.disconnect = false;
-        p.email = Change::Set(Email::parse("new@example.com").unwrap());
+        c.members[Member::Email] = Some("new@example.com".into());
+        let p = patch(r#"{"email":"new@example.com"}"#);
         assert_eq!(
-            refusal(&c, &p, &Precondition::None),
-            Refusal::AlreadyApplied
+            explain(&c, &p, &Precondition::None),
+            Explanation::AlreadyApplied
         );
         // Another client's item never counts as ours, whatever it holds.
-        c.client_id = "client-b".into();
+        c.client_id = client("client-b");
         assert_eq!(refusal(&c, &p, &Precondition::None), Refusal::NotFound);
     }
 
@@ -214,13 +262,12 @@ mod tests {
     fn a_disconnect_is_applied_only_once_the_connection_is_disconnected() {
         // Same contact values, but still active: the disconnect is not yet applied.
         assert!(!already_applied(&stored(), &disconnect()));
-        let mut c = stored();
-        c.status = DISCONNECTED.into();
-        assert!(already_applied(&c, &disconnect()));
+        assert!(already_applied(&disconnected(), &disconnect()));
         // A contact-only patch with the stored values is applied whatever the status.
-        let mut p = disconnect();
-        p.disconnect = false;
-        assert!(already_applied(&stored(), &p));
+        assert!(already_applied(
+            &stored(),
+            &patch(r#"{"email":"alice@example.com","customer_id":"cust-1"}"#)
+        ));
     }
 
     #[test]

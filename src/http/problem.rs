@@ -5,7 +5,7 @@ use serde::Serialize;
 use super::event::{BodyError, MAX_BODY_BYTES};
 use super::response::{PROBLEM_JSON, Response};
 use crate::domain::rules::Refusal;
-use crate::domain::{FieldError, PatchError, Precondition, TooManyTags, WRITE_SCOPE};
+use crate::domain::{FieldError, MEMBERS, PatchError, Precondition, TooManyTags, WRITE_SCOPE};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProblemCode {
@@ -341,7 +341,7 @@ impl From<PatchError> for Problem {
             PatchError::Malformed(detail) => Self::new(ProblemCode::MalformedBody, detail),
             PatchError::Empty => Self::new(
                 ProblemCode::EmptyUpdate,
-                "the body must set at least one of customer_id, email, mobile, status",
+                format!("the body must set at least one of {}", MEMBERS.join(", ")),
             ),
             PatchError::Invalid(errors) => Self::validation(errors),
         }
@@ -363,8 +363,7 @@ impl From<TooManyTags> for Problem {
     }
 }
 
-/// Why the write was refused, as the caller is told. `AlreadyApplied` is a success and
-/// never reaches here; `Unexplained` is logged where it is found.
+/// Why the write was refused, as the caller is told.
 impl From<Refusal> for Problem {
     fn from(refusal: Refusal) -> Self {
         match refusal {
@@ -373,7 +372,6 @@ impl From<Refusal> for Problem {
             Refusal::InsufficientScope => Self::insufficient_scope(),
             Refusal::PreconditionFailed => Self::precondition_failed(),
             Refusal::Disconnected => Self::disconnected(),
-            Refusal::AlreadyApplied | Refusal::Unexplained => Self::internal(),
         }
     }
 }

@@ -1,13 +1,14 @@
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::{Store, StoreError};
+use crate::auth::KeyLookup;
+use crate::domain::ClientId;
 use crate::schema::api_key as attr;
 
 impl Store {
-    /// The client that owns an active API key, by the key's SHA-256; `None` for an unknown
-    /// or revoked key. A strongly consistent read, so that a revocation or a new key is
+    /// The client that owns an active API key, by the key's SHA-256. A strongly consistent read, so that a revocation or a new key is
     /// seen at once by every cache miss (it costs 1 RCU instead of 0.5; only misses pay).
-    pub async fn client_for_key(&self, key_sha256: &str) -> Result<Option<String>, StoreError> {
+    pub async fn client_for_key(&self, key_sha256: &str) -> Result<KeyLookup, StoreError> {
         // Boxed, as in update.rs: a small handler future is cheap for lambda_runtime to move.
         let output = Box::pin(
             self.client
@@ -22,7 +23,7 @@ impl Store {
         .await
         .map_err(|e| StoreError::from_sdk(&e))?;
         let Some(item) = output.item else {
-            return Ok(None);
+            return Ok(KeyLookup::UnknownOrRevoked);
         };
         let active = item
             .get(attr::STATUS)
@@ -31,7 +32,10 @@ impl Store {
         let client_id = item
             .get(attr::CLIENT_ID)
             .and_then(|c| c.as_s().ok())
-            .filter(|c| !c.is_empty());
-        Ok(client_id.filter(|_| active).cloned())
+            .and_then(|c| ClientId::new(c.as_str()));
+        Ok(match client_id {
+            Some(client) if active => KeyLookup::Active(client),
+            _ => KeyLookup::UnknownOrRevoked,
+        })
     }
 }

@@ -3,7 +3,7 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::StoreError;
-use crate::domain::Connection;
+use crate::domain::{ClientId, Connection, Expiry, Member, Members};
 use crate::schema::connection as attr;
 
 pub type Item = HashMap<String, AttributeValue>;
@@ -24,12 +24,12 @@ pub enum OldItem {
 
 /// Reads the ALL_OLD item of a refused write: the owner first, on the raw item; only the
 /// caller's own item is parsed (and may then be reported as malformed).
-pub fn old_item(item: Option<&Item>, client_id: &str) -> Result<OldItem, StoreError> {
+pub fn old_item(item: Option<&Item>, client_id: &ClientId) -> Result<OldItem, StoreError> {
     let Some(item) = item else {
         return Ok(OldItem::NotFound);
     };
     let owner = item.get(attr::CLIENT_ID).and_then(|v| v.as_s().ok());
-    if owner.map(String::as_str) != Some(client_id) {
+    if owner.map(String::as_str) != Some(client_id.as_str()) {
         return Ok(OldItem::NotFound);
     }
     connection_from_item(item).map(OldItem::Owned)
@@ -38,14 +38,20 @@ pub fn old_item(item: Option<&Item>, client_id: &str) -> Result<OldItem, StoreEr
 /// Reads a connection item. Missing optional attributes get their neutral value; a
 /// missing required one is an error (the item was not written by this system's rules).
 pub fn connection_from_item(item: &Item) -> Result<Connection, StoreError> {
+    let mut members = Members::default();
+    for member in Member::ALL {
+        let value = optional_string(item, member.attribute());
+        if value.is_none() && !member.removable() {
+            return Err(StoreError::MalformedItem(member.attribute()));
+        }
+        members[*member] = value;
+    }
     Ok(Connection {
         connection_id: string(item, attr::CONNECTION_ID)?,
-        client_id: string(item, attr::CLIENT_ID)?,
-        customer_id: string(item, attr::CUSTOMER_ID)?,
+        client_id: ClientId::new(string(item, attr::CLIENT_ID)?)
+            .ok_or(StoreError::MalformedItem(attr::CLIENT_ID))?,
         retailer_id: string(item, attr::RETAILER_ID)?,
-        status: string(item, attr::STATUS)?,
-        email: optional_string(item, attr::EMAIL),
-        mobile: optional_string(item, attr::MOBILE),
+        members,
         token_sha256: string(item, attr::TOKEN_SHA256)?,
         // Only a string set holds scopes, exactly as the write's condition demands
         // (`attribute_type SS`): a string or list of the same words grants nothing.
@@ -53,8 +59,11 @@ pub fn connection_from_item(item: &Item) -> Result<Connection, StoreError> {
             Some(AttributeValue::Ss(scopes)) => scopes.clone(),
             _ => Vec::new(),
         },
+        // Any number DynamoDB holds, kept to the instant (the condition compares it so).
         token_expires_at: match item.get(attr::TOKEN_EXPIRES_AT) {
-            Some(AttributeValue::N(n)) => Some(epoch(n)?),
+            Some(AttributeValue::N(n)) => Some(
+                Expiry::parse(n).map_err(|_| StoreError::MalformedItem(attr::TOKEN_EXPIRES_AT))?,
+            ),
             _ => None,
         },
         recent_request_ids: RECENT_REQUEST_IDS
@@ -64,7 +73,7 @@ pub fn connection_from_item(item: &Item) -> Result<Connection, StoreError> {
         version: match item.get(attr::VERSION) {
             Some(AttributeValue::N(n)) => n
                 .parse()
-                .map_err(|_| StoreError::MalformedItem("version"))?,
+                .map_err(|_| StoreError::MalformedItem(attr::VERSION))?,
             _ => 0,
         },
     })
@@ -79,17 +88,6 @@ fn string(item: &Item, name: &'static str) -> Result<String, StoreError> {
 
 fn optional_string(item: &Item, name: &str) -> Option<String> {
     item.get(name).and_then(|v| v.as_s().ok()).cloned()
-}
-
-/// Epoch seconds; a fractional value is cut to whole seconds.
-fn epoch(n: &str) -> Result<u64, StoreError> {
-    let whole = n.split('.').next().unwrap_or(n);
-    if whole.starts_with('-') {
-        return Ok(0);
-    }
-    whole
-        .parse()
-        .map_err(|_| StoreError::MalformedItem("token_expires_at"))
 }
 
 #[cfg(test)]
@@ -114,27 +112,60 @@ mod tests {
 
     #[test]
     fn the_owner_is_compared_before_anything_is_parsed() {
-        assert_eq!(old_item(None, "a"), Ok(OldItem::NotFound));
+        let a = &ClientId::new("a").unwrap();
+        assert_eq!(old_item(None, a), Ok(OldItem::NotFound));
         let mut foreign = item("b");
         foreign.remove("retailer_id");
         foreign.insert("version".into(), AttributeValue::N("x".into()));
-        assert_eq!(old_item(Some(&foreign), "a"), Ok(OldItem::NotFound));
+        assert_eq!(old_item(Some(&foreign), a), Ok(OldItem::NotFound));
         let mut ownerless = item("a");
         ownerless.insert("client_id".into(), AttributeValue::N("1".into()));
-        assert_eq!(old_item(Some(&ownerless), "a"), Ok(OldItem::NotFound));
+        assert_eq!(old_item(Some(&ownerless), a), Ok(OldItem::NotFound));
         ownerless.remove("client_id");
-        assert_eq!(old_item(Some(&ownerless), "a"), Ok(OldItem::NotFound));
+        assert_eq!(old_item(Some(&ownerless), a), Ok(OldItem::NotFound));
 
         let mut own = item("a");
         own.remove("retailer_id");
         assert_eq!(
-            old_item(Some(&own), "a"),
+            old_item(Some(&own), a),
             Err(StoreError::MalformedItem("retailer_id"))
         );
         assert!(matches!(
-            old_item(Some(&item("a")), "a"),
+            old_item(Some(&item("a")), a),
             Ok(OldItem::Owned(c)) if c.version == 3
         ));
+    }
+
+    #[test]
+    fn every_required_member_must_be_stored() {
+        for member in Member::ALL {
+            let mut i = item("a");
+            i.remove(member.attribute());
+            let read = connection_from_item(&i);
+            if member.removable() {
+                assert!(read.is_ok(), "{member:?}");
+            } else {
+                assert_eq!(read, Err(StoreError::MalformedItem(member.attribute())));
+            }
+        }
+    }
+
+    #[test]
+    fn any_stored_expiry_reads() {
+        let mut i = item("a");
+        for n in [
+            "1e20",
+            "100000000000000000000",
+            "-5",
+            "1764619180.3",
+            "9.9E+125",
+        ] {
+            i.insert("token_expires_at".into(), AttributeValue::N(n.into()));
+            assert!(
+                connection_from_item(&i).unwrap().token_expires_at.is_some(),
+                "{n}"
+            );
+        }
     }
 
     #[test]

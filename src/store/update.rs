@@ -8,23 +8,8 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditi
 
 use super::item::{OldItem, RECENT_REQUEST_IDS, connection_from_item, old_item};
 use super::{Store, StoreError};
-use crate::domain::rules::Caller;
-use crate::domain::{
-    Change, Connection, ConnectionId, DISCONNECTED, Patch, Precondition, WRITE_SCOPE,
-};
+use crate::domain::{Change, Connection, DISCONNECTED, Precondition, UpdateRequest, WRITE_SCOPE};
 use crate::schema::connection as attr;
-
-pub struct UpdateRequest<'a> {
-    pub id: &'a ConnectionId,
-    /// The Lambda request id: the SDK may retry an attempt whose answer was lost, and the
-    /// condition makes sure the same request never writes twice.
-    pub request_id: &'a str,
-    pub caller: &'a Caller,
-    pub patch: &'a Patch,
-    pub precondition: &'a Precondition,
-    pub now_epoch: u64,
-    pub now_rfc3339: &'a str,
-}
 
 #[derive(Debug)]
 pub enum UpdateOutcome {
@@ -131,16 +116,16 @@ pub fn expressions(req: &UpdateRequest<'_>) -> Expressions {
     e.condition.push_str(&common.condition);
     e.update.push_str(&common.set);
     e.value(":request_id", s(req.request_id));
-    e.value(":client", s(&req.caller.client_id));
+    e.value(":client", s(req.caller.client_id.as_str()));
     e.value(":token", s(&req.caller.token_sha256));
     e.value(":scope", s(WRITE_SCOPE));
     e.value(":ss", s("SS"));
-    e.value(":now_epoch", n(req.now_epoch));
+    e.value(":now_epoch", AttributeValue::N(req.now.epoch_number()));
     e.value(":disconnected", s(DISCONNECTED));
-    e.value(":now", s(req.now_rfc3339));
+    e.value(":now", s(req.now.rfc3339()));
     e.value(":zero", n(0));
     e.value(":one", n(1));
-    match req.precondition {
+    match &req.precondition {
         Precondition::None | Precondition::Any => {}
         // No tag can match: a condition that is always false, still judged after the
         // others so the caller learns 412 only once it may see the connection.
@@ -161,16 +146,10 @@ pub fn expressions(req: &UpdateRequest<'_>) -> Expressions {
             e.condition.push(')');
         }
     }
+    // Each member the patch changes: `:<attribute>` holds a value its parser accepted.
     let mut remove = Vec::new();
-    if let Some(customer_id) = &req.patch.customer_id {
-        let name = e.name(attr::CUSTOMER_ID);
-        e.value(":customer_id", s(customer_id.as_str()));
-        e.update.push_str(&format!(", {name} = :customer_id"));
-    }
-    for (attribute, change) in [
-        (attr::EMAIL, req.patch.email.as_ref().map(|v| v.as_str())),
-        (attr::MOBILE, req.patch.mobile.as_ref().map(|v| v.as_str())),
-    ] {
+    for (member, change) in req.patch.changes() {
+        let attribute = member.attribute();
         match change {
             Change::Keep => {}
             Change::Remove => remove.push(e.name(attribute)),
@@ -179,15 +158,12 @@ pub fn expressions(req: &UpdateRequest<'_>) -> Expressions {
                 let placeholder = format!(":{attribute}");
                 e.update.push_str(&format!(", {name} = {placeholder}"));
                 e.value(&placeholder, s(value));
+                if let Some(stamp) = member.stamps() {
+                    let stamp = e.name(stamp);
+                    e.update.push_str(&format!(", {stamp} = :now"));
+                }
             }
         }
-    }
-    if req.patch.disconnect {
-        let disconnected_at = e.name(attr::DISCONNECTED_AT);
-        e.update.push_str(&format!(
-            ", #{} = :disconnected, {disconnected_at} = :now",
-            attr::STATUS
-        ));
     }
     if !remove.is_empty() {
         e.update.push_str(" REMOVE ");
@@ -233,157 +209,6 @@ impl Store {
                 ),
                 _ => Err(StoreError::from_sdk(&err)),
             },
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::domain::rules::Caller;
-
-    // The builder as it was before the common part was built once: each shape must give
-    // the same expressions.
-    /// Builds the condition (ownership, token, scope, expiry, not disconnected, version) and
-    /// the update (the patch, `updated_at`, `version + 1`, `disconnected_at` on disconnect).
-    fn reference(req: &UpdateRequest<'_>) -> Expressions {
-        let mut e = Expressions::default();
-
-        let id = e.name(attr::CONNECTION_ID);
-        let client = e.name(attr::CLIENT_ID);
-        let token = e.name(attr::TOKEN_SHA256);
-        let scopes = e.name(attr::TOKEN_SCOPES);
-        let expires = e.name(attr::TOKEN_EXPIRES_AT);
-        let status = e.name(attr::STATUS);
-        let version = e.name(attr::VERSION);
-        let recent: Vec<String> = RECENT_REQUEST_IDS.iter().map(|a| e.name(a)).collect();
-        e.value(":request_id", s(req.request_id));
-        e.value(":client", s(&req.caller.client_id));
-        e.value(":token", s(&req.caller.token_sha256));
-        e.value(":scope", s(WRITE_SCOPE));
-        e.value(":ss", s("SS"));
-        e.value(":now_epoch", n(req.now_epoch));
-        e.value(":disconnected", s(DISCONNECTED));
-        // `contains` on a plain string matches a substring ("connections:write-limited"), so
-        // the scopes must also be a string set, where it means membership.
-        let mut condition = format!(
-            "attribute_exists({id}) AND {client} = :client AND {token} = :token \
-             AND attribute_type({scopes}, :ss) AND contains({scopes}, :scope) \
-             AND (attribute_not_exists({expires}) OR {expires} > :now_epoch) \
-             AND {status} <> :disconnected"
-        );
-        for name in &recent {
-            condition.push_str(&format!(
-                " AND (attribute_not_exists({name}) OR {name} <> :request_id)"
-            ));
-        }
-        match req.precondition {
-            Precondition::None | Precondition::Any => {}
-            // No tag can match: a condition that is always false, still judged after the
-            // others so the caller learns 412 only once it may see the connection.
-            Precondition::Versions(versions) if versions.is_empty() => {
-                condition.push_str(&format!(" AND attribute_not_exists({id})"));
-            }
-            Precondition::Versions(versions) => {
-                let placeholders: Vec<String> = versions
-                    .iter()
-                    .enumerate()
-                    .map(|(i, v)| e.value(&format!(":v{i}"), n(*v)))
-                    .collect();
-                condition.push_str(&format!(" AND {version} IN ({})", placeholders.join(", ")));
-            }
-        }
-
-        let updated_at = e.name(attr::UPDATED_AT);
-        e.value(":now", s(req.now_rfc3339));
-        e.value(":zero", n(0));
-        e.value(":one", n(1));
-        let mut set = vec![
-            format!("{updated_at} = :now"),
-            format!("{version} = if_not_exists({version}, :zero) + :one"),
-        ];
-        // Shift the recent ids down by one: every right-hand side reads the item as it was
-        // before this update. An empty slot is filled with this request's id, which is harmless.
-        for pair in recent.windows(2).rev() {
-            let [newer, older] = pair else { continue };
-            set.push(format!("{older} = if_not_exists({newer}, :request_id)"));
-        }
-        if let Some(newest) = recent.first() {
-            set.push(format!("{newest} = :request_id"));
-        }
-        let mut remove = Vec::new();
-        if let Some(customer_id) = &req.patch.customer_id {
-            let name = e.name(attr::CUSTOMER_ID);
-            e.value(":customer_id", s(customer_id.as_str()));
-            set.push(format!("{name} = :customer_id"));
-        }
-        for (attribute, change) in [
-            (attr::EMAIL, req.patch.email.as_ref().map(|v| v.as_str())),
-            (attr::MOBILE, req.patch.mobile.as_ref().map(|v| v.as_str())),
-        ] {
-            match change {
-                Change::Keep => {}
-                Change::Remove => remove.push(e.name(attribute)),
-                Change::Set(value) => {
-                    let name = e.name(attribute);
-                    let placeholder = format!(":{attribute}");
-                    e.value(&placeholder, s(value));
-                    set.push(format!("{name} = {placeholder}"));
-                }
-            }
-        }
-        if req.patch.disconnect {
-            let disconnected_at = e.name(attr::DISCONNECTED_AT);
-            set.push(format!("{status} = :disconnected"));
-            set.push(format!("{disconnected_at} = :now"));
-        }
-        let mut update = format!("SET {}", set.join(", "));
-        if !remove.is_empty() {
-            update.push_str(&format!(" REMOVE {}", remove.join(", ")));
-        }
-
-        e.condition = condition;
-        e.update = update;
-        e
-    }
-
-    #[test]
-    fn the_common_part_built_once_gives_the_same_expressions() {
-        let id = ConnectionId::parse("01J51S0JYV6N7K1030CV1ZKSCB").unwrap();
-        let caller = Caller {
-            client_id: "client-a".to_owned(),
-            token_sha256: "ab".repeat(32),
-        };
-        let patches = [
-            r#"{"email":"bob@example.org","mobile":null}"#,
-            r#"{"customer_id":"C-1","mobile":"+447700900123"}"#,
-            r#"{"status":"disconnected","email":null}"#,
-        ];
-        let preconditions = [
-            Precondition::None,
-            Precondition::Any,
-            Precondition::Versions(Vec::new()),
-            Precondition::Versions(vec![3]),
-            Precondition::Versions(vec![3, 4, 9]),
-        ];
-        for body in patches {
-            let patch = Patch::from_json(body.as_bytes()).unwrap();
-            for precondition in &preconditions {
-                let req = UpdateRequest {
-                    id: &id,
-                    request_id: "req-1",
-                    caller: &caller,
-                    patch: &patch,
-                    precondition,
-                    now_epoch: 1_795_910_400,
-                    now_rfc3339: "2026-11-28T00:00:00Z",
-                };
-                assert_eq!(
-                    expressions(&req),
-                    reference(&req),
-                    "{body} {precondition:?}"
-                );
-            }
         }
     }
 }

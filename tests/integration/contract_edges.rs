@@ -11,7 +11,7 @@ use crate::support::*;
 /// same second, so the boundary was hit exactly.
 async fn at_expiry(f: &Fixture, offset: u64, accepted: bool) -> bool {
     let body = json!({"email": "boundary@example.com"});
-    let now = clock::now().epoch;
+    let now = clock::now().since_epoch().as_secs();
     let mut item = f.item(ACTIVE_B).await.unwrap();
     item.insert(
         "token_expires_at".into(),
@@ -22,7 +22,7 @@ async fn at_expiry(f: &Fixture, offset: u64, accepted: bool) -> bool {
     if accepted {
         let before = f.snapshot().await;
         let reply = f.send(event.clone()).await;
-        if clock::now().epoch != now {
+        if clock::now().since_epoch().as_secs() != now {
             return false;
         }
         assert_eq!(
@@ -36,7 +36,7 @@ async fn at_expiry(f: &Fixture, offset: u64, accepted: bool) -> bool {
         // Refused at and after the second it expires: the assertion holds either way,
         // the boundary is proven only when the second did not change.
         f.refused(event, 401, "invalid-token").await;
-        if clock::now().epoch != now {
+        if clock::now().since_epoch().as_secs() != now {
             return false;
         }
     }
@@ -59,6 +59,79 @@ async fn a_token_is_valid_until_the_second_it_expires() {
             "never hit expiry - {offset} s within one wall-clock second"
         );
     }
+}
+
+/// An expiry 0.3 s or more in the past, within the current wall-clock second: expired,
+/// though the whole seconds are equal.
+#[tokio::test]
+async fn a_token_expires_to_the_instant_not_the_second() {
+    let f = Fixture::new().await;
+    let mut now = clock::now().since_epoch();
+    if now.subsec_millis() < 400 {
+        tokio::time::sleep(std::time::Duration::from_millis(u64::from(
+            400 - now.subsec_millis(),
+        )))
+        .await;
+        now = clock::now().since_epoch();
+    }
+    let mut item = f.item(ACTIVE_B).await.unwrap();
+    item.insert(
+        "token_expires_at".into(),
+        AttributeValue::N(format!("{}.1", now.as_secs())),
+    );
+    f.put(item).await;
+    f.refused(
+        patch(ACTIVE_B, r#"{"status":"disconnected"}"#),
+        401,
+        "invalid-token",
+    )
+    .await;
+    // Half a second ahead, as a fraction: still valid.
+    let ahead = now + std::time::Duration::from_millis(1500);
+    let mut item = f.item(ACTIVE_B).await.unwrap();
+    item.insert(
+        "token_expires_at".into(),
+        AttributeValue::N(format!("{}.{:03}", ahead.as_secs(), ahead.subsec_millis())),
+    );
+    f.put(item).await;
+    let body = json!({"email": "instant@example.com"});
+    f.accepted(ACTIVE_B, &body, patch(ACTIVE_B, &body.to_string()))
+        .await;
+}
+
+/// A "never" expiry DynamoDB can hold is far in the future, never an internal error,
+/// whichever rule the request then breaks.
+#[tokio::test]
+async fn a_far_future_expiry_answers_every_rule() {
+    let f = Fixture::new().await;
+    for never in ["1e20", "9.9E+125", "18446744073709551616"] {
+        for id in [ACTIVE_B, DISCONNECTED] {
+            let mut item = f.item(id).await.unwrap();
+            item.insert("token_expires_at".into(), AttributeValue::N(never.into()));
+            f.put(item).await;
+        }
+        let wrong = with_header(
+            patch(ACTIVE_B, r#"{"email":"x@example.com"}"#),
+            "authorization",
+            Some("Bearer not-the-token"),
+        );
+        f.refused(wrong, 401, "invalid-token").await;
+        let stale = with_header(
+            patch(ACTIVE_B, r#"{"email":"x@example.com"}"#),
+            "if-match",
+            Some("\"999\""),
+        );
+        f.refused(stale, 412, "precondition-failed").await;
+        f.refused(
+            patch(DISCONNECTED, r#"{"email":"x@example.com"}"#),
+            409,
+            "connection-disconnected",
+        )
+        .await;
+    }
+    let body = json!({"mobile": "+14155550199"});
+    f.accepted(ACTIVE_B, &body, patch(ACTIVE_B, &body.to_string()))
+        .await;
 }
 
 #[tokio::test]

@@ -61,10 +61,7 @@ fn the_request_schema_is_the_patch_parser() {
         .keys()
         .map(|k| k.as_str().unwrap())
         .collect();
-    assert_eq!(
-        names,
-        BTreeSet::from(update_connection::domain::patch::MEMBERS)
-    );
+    assert_eq!(names, BTreeSet::from(update_connection::domain::MEMBERS));
     // Every member can make a body worth sending on its own: each has its `anyOf` branch.
     let alone: BTreeSet<&str> = schema["anyOf"]
         .as_sequence()
@@ -120,15 +117,18 @@ fn the_response_schema_is_the_connection_view() {
         .iter()
         .map(|v| v.as_str().unwrap())
         .collect();
-    let view = update_connection::domain::ConnectionView {
-        connection_id: "c",
-        customer_id: "c",
-        retailer_id: "r",
-        status: "active",
-        email: None,
-        mobile: None,
+    let connection = update_connection::domain::Connection {
+        connection_id: "c".into(),
+        client_id: update_connection::domain::ClientId::new("client").unwrap(),
+        retailer_id: "r".into(),
+        members: Default::default(),
+        token_sha256: String::new(),
+        token_scopes: Vec::new(),
+        token_expires_at: None,
+        version: 1,
+        recent_request_ids: Vec::new(),
     };
-    let json = serde_json::to_value(view).unwrap();
+    let json = serde_json::to_value(connection.view()).unwrap();
     let members: BTreeSet<&str> = json
         .as_object()
         .unwrap()

@@ -235,9 +235,9 @@ impl Fixture {
     /// answer must show the stored connection.
     pub async fn accepted(&self, id: &str, body: &Value, event: Value) -> Reply {
         let before = self.snapshot().await;
-        let started = update_connection::clock::now().rfc3339;
+        let started = update_connection::clock::now().rfc3339().to_owned();
         let reply = self.send(event).await;
-        let finished = update_connection::clock::now().rfc3339;
+        let finished = update_connection::clock::now().rfc3339().to_owned();
         assert_eq!(reply.status, 200, "{body}: {}", reply.body);
         let after = self.snapshot().await;
 

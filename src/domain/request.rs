@@ -1,0 +1,24 @@
+//! The one write a request asks for, with everything the condition and its explanation
+//! need.
+
+use super::{ClientId, ConnectionId, Patch, Precondition};
+use crate::clock::Now;
+
+/// Who asks: the API key's client and the digest of the bearer token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    pub client_id: ClientId,
+    pub token_sha256: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct UpdateRequest<'a> {
+    pub id: ConnectionId,
+    /// The Lambda request id: the SDK may retry an attempt whose answer was lost, and the
+    /// condition makes sure the same request never writes twice.
+    pub request_id: &'a str,
+    pub caller: Caller,
+    pub patch: Patch,
+    pub precondition: Precondition,
+    pub now: Now,
+}
