@@ -11,6 +11,7 @@ use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use aws_sdk_dynamodb::config::retry::RetryConfig;
+use contract_model::{Change, MEMBERS, Member};
 use libfuzzer_sys::fuzz_target;
 use serde_json::{Map, Value, json};
 use update_connection::store::Store;
@@ -20,6 +21,8 @@ use update_connection::{App, Config, Event};
 const CLIENT: &str = "client-demo";
 const KEY_ITEM: &str = r#"{"Item":{"client_id":{"S":"client-demo"},"status":{"S":"active"}}}"#;
 const REQUEST_ID: &str = "fuzz";
+/// The stamp a write leaves in the items answered here.
+const NOW: &str = "2026-01-01T00:00:00.000Z";
 
 /// How UpdateItem answers this input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,19 +92,10 @@ struct Request {
     token: String,
     request_id: String,
     now_epoch: u64,
-    customer_id: Option<String>,
-    email: Change,
-    mobile: Change,
-    disconnect: bool,
+    /// What the write asks of each member, read by the contract model's member list.
+    changes: Vec<(&'static Member, Change)>,
     /// `None` without If-Match (or `*`); otherwise the versions it allows (maybe none).
     versions: Option<Vec<u64>>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-enum Change {
-    Keep,
-    Remove,
-    Set(String),
 }
 
 impl Request {
@@ -114,6 +108,12 @@ impl Request {
                 .as_str()
                 .map(|v| v.parse::<u64>().expect("numeric placeholder"))
         };
+        // `:now_epoch` carries the instant's fraction; the items here are whole seconds.
+        let now_epoch = values[":now_epoch"]["N"]
+            .as_str()
+            .and_then(|v| v.split('.').next())
+            .and_then(|v| v.parse::<u64>().ok())
+            .expect(":now_epoch");
         let update = body["UpdateExpression"].as_str().expect("UpdateExpression");
         let condition = body["ConditionExpression"]
             .as_str()
@@ -122,11 +122,16 @@ impl Request {
             .split_once(" REMOVE ")
             .map(|(_, names)| names.to_owned())
             .unwrap_or_default();
-        let change = |name: &str| match s(&format!(":{name}")) {
-            Some(v) => Change::Set(v),
-            None if removed.split(", ").any(|n| n == format!("#{name}")) => Change::Remove,
-            None => Change::Keep,
-        };
+        let changes = MEMBERS
+            .iter()
+            .filter_map(|m| match s(&format!(":{}", m.name)) {
+                Some(v) => Some((m, Change::Set(v))),
+                None if removed.split(", ").any(|n| n == format!("#{}", m.name)) => {
+                    Some((m, Change::Remove))
+                }
+                None => None,
+            })
+            .collect();
         let listed: Vec<u64> = (0..).map_while(|i| n(&format!(":v{i}"))).collect();
         let versions = if !listed.is_empty() {
             Some(listed)
@@ -143,17 +148,10 @@ impl Request {
             client: s(":client").expect(":client"),
             token: s(":token").expect(":token"),
             request_id: s(":request_id").expect(":request_id"),
-            now_epoch: n(":now_epoch").expect(":now_epoch"),
-            customer_id: s(":customer_id"),
-            email: change("email"),
-            mobile: change("mobile"),
-            disconnect: update.contains("#status = :disconnected"),
+            now_epoch,
+            changes,
             versions,
         }
-    }
-
-    fn asks_for_a_value(&self) -> bool {
-        self.customer_id.is_some() || self.email != Change::Keep || self.mobile != Change::Keep
     }
 
     /// An If-Match that no version can meet (weak or malformed tags only).
@@ -217,35 +215,27 @@ impl Item {
         self.attributes.remove(name);
     }
 
-    /// The values the request asks for, as a write of it leaves them.
+    /// The values the request asks for, as a write of it leaves them (the contract model).
     fn apply(&mut self, r: &Request) {
-        if let Some(c) = &r.customer_id {
-            self.set_s("customer_id", c);
-        }
-        for (name, change) in [("email", &r.email), ("mobile", &r.mobile)] {
-            match change {
-                Change::Keep => {}
-                Change::Remove => self.remove(name),
-                Change::Set(v) => self.set_s(name, v),
-            }
-        }
-        if r.disconnect {
-            self.set_s("status", "disconnected");
-        }
+        let plain = contract_model::from_dynamodb(&self.attributes);
+        self.attributes = contract_model::to_dynamodb(&contract_model::apply(&plain, &r.changes, NOW));
     }
 
     /// Stored values that differ from every value the request asks for.
     fn differ_from(&mut self, r: &Request) {
-        if let Some(c) = &r.customer_id {
-            self.set_s("customer_id", &format!("{c}-before"));
-        }
-        for (name, change) in [("email", &r.email), ("mobile", &r.mobile)] {
+        for (m, change) in &r.changes {
             match change {
-                Change::Keep => {}
-                Change::Remove => self.set_s(name, "+14155550100"),
-                Change::Set(_) => self.remove(name),
+                Change::Remove => self.set_s(m.name, "+14155550100"),
+                // The one allowed value (the status) stays as the answer set it.
+                Change::Set(_) if m.only.is_some() => {}
+                Change::Set(_) if m.removable => self.remove(m.name),
+                Change::Set(v) => self.set_s(m.name, &format!("{v}-before")),
             }
         }
+    }
+
+    fn plain(&self) -> contract_model::Item {
+        contract_model::from_dynamodb(&self.attributes)
     }
 
     fn version(&self) -> u64 {
@@ -257,16 +247,7 @@ impl Item {
 
     /// The contract's view of this item, and its version.
     fn view(&self) -> (Value, u64) {
-        let s = |name: &str| self.attributes.get(name).map(|v| v["S"].clone());
-        let view = json!({
-            "connection_id": s("connection_id").expect("connection_id"),
-            "customer_id": s("customer_id").expect("customer_id"),
-            "retailer_id": s("retailer_id").expect("retailer_id"),
-            "status": s("status").expect("status"),
-            "email": s("email").unwrap_or(Value::Null),
-            "mobile": s("mobile").unwrap_or(Value::Null),
-        });
-        (view, self.version())
+        (contract_model::view(&self.plain()), self.version())
     }
 
     fn into_value(self) -> Value {
@@ -354,7 +335,7 @@ fn update_item(turn: &Turn, request: &[u8]) -> ((u16, String), Expected) {
             // disconnected connection is a retry whatever is stored.
             let expected = if r.allows_no_version() {
                 expect(412, None)
-            } else if r.asks_for_a_value() {
+            } else if !contract_model::already_applied(&item.plain(), &r.changes) {
                 expect(409, None)
             } else {
                 expect(200, Some(item.view()))
@@ -375,12 +356,7 @@ fn update_item(turn: &Turn, request: &[u8]) -> ((u16, String), Expected) {
         Answer::OwnRequestId => {
             // This request's earlier attempt wrote, in any of the remembered slots.
             item.apply(&r);
-            let slots = [
-                "last_request_id",
-                "previous_request_id_1",
-                "previous_request_id_2",
-                "previous_request_id_3",
-            ];
+            let slots = contract_model::RECENT_REQUEST_IDS;
             item.set_s(slots[(v % 4) as usize], &r.request_id);
             let view = item.view();
             ((400, refused(Some(item))), expect(200, Some(view)))
@@ -527,17 +503,10 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(content_type, Some("application/json"));
         let mut names: Vec<&str> = object.keys().map(String::as_str).collect();
         names.sort_unstable();
-        assert_eq!(
-            names,
-            [
-                "connection_id",
-                "customer_id",
-                "email",
-                "mobile",
-                "retailer_id",
-                "status"
-            ]
-        );
+        let mut view: Vec<&str> = contract_model::READ_ONLY.to_vec();
+        view.extend(MEMBERS.iter().map(|m| m.name));
+        view.sort_unstable();
+        assert_eq!(names, view);
         let etag = response.header("etag").expect("an ETag on 200");
         let version = etag
             .strip_prefix('"')

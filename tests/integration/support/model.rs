@@ -1,63 +1,55 @@
-//! The contract's model of an accepted write: the item after equals the item before plus
-//! exactly the requested changes. Every accepted-write test compares whole items with it.
+//! The contract's model of an accepted write (the `contract-model` crate, shared with the
+//! soak and the fuzz targets), over the SDK's items: the item after equals the item before
+//! plus exactly the requested changes. Every accepted-write test compares whole items with it.
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::Item;
 
-/// The contract's model of one accepted write, built from the body alone: a string sets the
-/// member, `null` removes `email`/`mobile` and leaves `customer_id`/`status`, `"disconnected"`
-/// also stamps `disconnected_at`; `updated_at`, `version + 1` and the recent request ids
-/// (newest first, shifted by one, an empty slot taking this request's id) always change.
+/// The item the contract expects after `body` was written by `request_id` at `now`.
 pub fn expected_write(old: &Item, body: &Value, request_id: &str, now: &str) -> Item {
-    let mut item = old.clone();
-    let text = |v: &str| AttributeValue::S(v.to_owned());
-    for (member, value) in body.as_object().expect("a JSON object body") {
-        match (member.as_str(), value) {
-            ("customer_id" | "status", Value::Null) => {}
-            ("email" | "mobile", Value::Null) => {
-                item.remove(member);
-            }
-            ("status", Value::String(v)) => {
-                assert_eq!(v, "disconnected", "the model knows no other status");
-                item.insert("status".into(), text(v));
-                item.insert("disconnected_at".into(), text(now));
-            }
-            (_, Value::String(v)) => {
-                item.insert(member.clone(), text(v));
-            }
-            other => panic!("the model has no rule for {other:?}"),
-        }
-    }
-    item.insert("updated_at".into(), text(now));
-    item.insert(
-        "version".into(),
-        AttributeValue::N((n(old, "version") + 1).to_string()),
-    );
-    let recent = update_connection::store::RECENT_REQUEST_IDS;
-    for pair in recent.windows(2) {
-        let shifted = old
-            .get(pair[0])
-            .cloned()
-            .unwrap_or_else(|| text(request_id));
-        item.insert(pair[1].into(), shifted);
-    }
-    item.insert(recent[0].into(), text(request_id));
-    item
+    let before = plain(old);
+    let after = contract_model::write(&before, &contract_model::changes(body), request_id, now);
+    // Unchanged attributes keep their stored form (a number such as 1e20 is not rewritten).
+    after
+        .iter()
+        .map(|(name, value)| {
+            let typed = match (before.get(name) == Some(value), old.get(name)) {
+                (true, Some(stored)) => stored.clone(),
+                _ => typed(name, value),
+            };
+            (name.clone(), typed)
+        })
+        .collect()
 }
 
-/// The six members a 200 shows, read from a stored item.
+/// The body a 200 shows, read from a stored item.
 pub fn view(item: &Item) -> Value {
-    let optional = |name: &str| item.get(name).map_or(Value::Null, |_| json!(s(item, name)));
-    json!({
-        "connection_id": s(item, "connection_id"),
-        "customer_id": s(item, "customer_id"),
-        "retailer_id": s(item, "retailer_id"),
-        "status": s(item, "status"),
-        "email": optional("email"),
-        "mobile": optional("mobile"),
-    })
+    contract_model::view(&plain(item))
+}
+
+/// An SDK item as the model's plain JSON.
+pub fn plain(item: &Item) -> contract_model::Item {
+    item.iter()
+        .map(|(name, v)| {
+            let value = match v {
+                AttributeValue::S(s) => Value::String(s.clone()),
+                AttributeValue::N(n) => serde_json::from_str(n).unwrap_or(Value::String(n.clone())),
+                AttributeValue::Ss(ss) => Value::from(ss.clone()),
+                other => panic!("{name}: the model has no attribute type for {other:?}"),
+            };
+            (name.clone(), value)
+        })
+        .collect()
+}
+
+fn typed(name: &str, value: &Value) -> AttributeValue {
+    match value {
+        Value::String(s) => AttributeValue::S(s.clone()),
+        Value::Number(n) => AttributeValue::N(n.to_string()),
+        other => panic!("{name}: the model wrote {other}, which has no attribute type here"),
+    }
 }
 
 /// Member by member, what differs between two items.

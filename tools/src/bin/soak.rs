@@ -24,7 +24,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
 use std::sync::{Barrier, Mutex};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime};
 
 use serde_json::{Value, json};
 use update_connection_tools::{RuntimeApi, flag, spawn, stop};
@@ -36,12 +36,7 @@ const RIVALS: usize = 4;
 const HOT: usize = 3;
 const CREATED_AT: &str = "2026-01-01T00:00:00.000Z";
 /// Where the item keeps the request ids of its last writes, newest first.
-const RECENT: [&str; 4] = [
-    "last_request_id",
-    "previous_request_id_1",
-    "previous_request_id_2",
-    "previous_request_id_3",
-];
+const RECENT: [&str; 4] = contract_model::RECENT_REQUEST_IDS;
 const STATUSES: [&str; 3] = ["active", "initialized", "unauthenticated"];
 
 fn id(i: usize) -> String {
@@ -348,108 +343,71 @@ fn drive(bin: &str, requests: usize, seed: u64, worker: usize, hot: &Hot) -> Vec
     out
 }
 
-/// One connection as the contract says it must be after the writes replayed so far.
+/// One connection as the contract says it must be after the writes replayed so far: the
+/// contract model's item, with `STAMP` where a write stamps its time.
 #[derive(Debug, Clone)]
 struct State {
-    customer_id: String,
-    status: String,
-    email: Option<String>,
-    mobile: Option<String>,
-    version: u64,
-    /// The request ids of the latest writes, newest first, as the item keeps them.
-    recent: Vec<String>,
-    /// The writer's send/answer window: `updated_at` must lie inside it.
-    written: Option<(SystemTime, SystemTime)>,
-    disconnected: Option<(SystemTime, SystemTime)>,
+    item: contract_model::Item,
+    /// Each stamped attribute's writer's send/answer window: the stamp must lie inside it.
+    stamped: BTreeMap<String, (SystemTime, SystemTime)>,
 }
 
+/// Stands for a write's time in the replayed item; its windows are checked instead.
+const STAMP: &str = "<the time of its write>";
+
 impl State {
-    fn seeded(customer_id: String, status: &str) -> Self {
+    fn seeded(id: &str, customer_id: String, status: &str) -> Self {
+        let item = json!({
+            "connection_id": id, "client_id": "client-soak", "customer_id": customer_id,
+            "retailer_id": "01J7SC0NN73R6F5VVSP3ZKPDA3", "status": status,
+            "token_scopes": ["connections:write"], "created_at": CREATED_AT,
+            "updated_at": CREATED_AT, "version": 1,
+        });
         Self {
-            customer_id,
-            status: status.to_owned(),
-            email: None,
-            mobile: None,
-            version: 1,
-            recent: Vec::new(),
-            written: None,
-            disconnected: None,
+            item: item.as_object().cloned().unwrap_or_default(),
+            stamped: BTreeMap::new(),
         }
     }
 
-    fn view(&self, id: &str) -> Value {
-        json!({"connection_id": id, "customer_id": self.customer_id,
-               "retailer_id": "01J7SC0NN73R6F5VVSP3ZKPDA3", "status": self.status,
-               "email": self.email, "mobile": self.mobile})
+    fn version(&self) -> u64 {
+        self.item["version"].as_u64().unwrap_or(0)
     }
 
-    /// The write `o` would make: a string sets, `null` removes email/mobile and leaves
-    /// customer_id/status.
+    fn view(&self) -> Value {
+        contract_model::view(&self.item)
+    }
+
+    /// The write `o` would make, as the contract model says.
     fn apply(&self, o: &Outcome) -> Self {
+        let changes = contract_model::changes(&o.body);
         let mut next = self.clone();
-        for (member, value) in o.body.as_object().into_iter().flatten() {
-            let text = value.as_str().map(str::to_owned);
-            match member.as_str() {
-                "customer_id" => next.customer_id = text.unwrap_or(next.customer_id),
-                "email" => next.email = text,
-                "mobile" => next.mobile = text,
-                "status" if text.as_deref() == Some("disconnected") => {
-                    next.status = "disconnected".into();
-                    next.disconnected = Some((o.sent, o.answered));
-                }
-                _ => {}
+        next.item = contract_model::write(&self.item, &changes, &o.request_id, STAMP);
+        let window = (o.sent, o.answered);
+        next.stamped.insert("updated_at".into(), window);
+        for (member, change) in &changes {
+            if let (Some(stamp), contract_model::Change::Set(_)) = (member.stamps, change) {
+                next.stamped.insert(stamp.into(), window);
             }
         }
-        next.version += 1;
-        let mut recent = vec![o.request_id.clone()];
-        for i in 0..3 {
-            recent.push(
-                self.recent
-                    .get(i)
-                    .cloned()
-                    .unwrap_or_else(|| o.request_id.clone()),
-            );
-        }
-        next.recent = recent;
-        next.written = Some((o.sent, o.answered));
         next
     }
 
     /// The contract's retry: disconnected, and every value asked for already stored.
     fn already_applied(&self, o: &Outcome) -> bool {
-        self.status == "disconnected"
-            && o.body.as_object().is_some_and(|members| {
-                members.iter().all(|(member, value)| match member.as_str() {
-                    "customer_id" => value.as_str().is_none_or(|v| v == self.customer_id),
-                    "email" => value.as_str() == self.email.as_deref(),
-                    "mobile" => value.as_str() == self.mobile.as_deref(),
-                    "status" => value.is_null() || value == "disconnected",
-                    _ => false,
-                })
-            })
+        contract_model::is_disconnected(&self.item)
+            && contract_model::already_applied(&self.item, &contract_model::changes(&o.body))
     }
 }
 
 /// RFC 3339 UTC with milliseconds, as the function stamps `updated_at`.
 fn rfc3339(t: SystemTime) -> String {
-    let since = t.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let (secs, millis) = (since.as_secs(), since.subsec_millis());
-    let z = secs / 86_400 + 719_468;
-    let era = z / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + u64::from(m <= 2);
-    let s = secs % 86_400;
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{millis:03}Z",
-        s / 3600,
-        s / 60 % 60,
-        s % 60
+    let format = time::format_description::parse_borrowed::<2>(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z",
     )
+    .expect("a constant format");
+    time::OffsetDateTime::from(t)
+        .format(&format)
+        .expect("a time after 1970")
 }
 
 fn within(stamp: &Value, window: Option<(SystemTime, SystemTime)>) -> bool {
@@ -504,7 +462,7 @@ fn replay(
             .and_then(|name| item[*name].as_str());
         let candidates: Vec<&&Outcome> = group
             .iter()
-            .filter(|o| state.apply(o).view(id) == o.answer)
+            .filter(|o| state.apply(o).view() == o.answer)
             .collect();
         let writer = candidates
             .iter()
@@ -517,7 +475,7 @@ fn replay(
                 .collect();
             violations.push(format!(
                 "{id}: no request explains version {v} from {} (answers: {asked:?})",
-                state.view(id)
+                state.view()
             ));
             return None;
         };
@@ -530,7 +488,7 @@ fn replay(
             ));
         }
         for o in group.iter().filter(|o| o.request_id != writer.request_id) {
-            if o.answer != next.view(id) || !next.already_applied(o) {
+            if o.answer != next.view() || !next.already_applied(o) {
                 violations.push(format!(
                     "{id}: version {v} answered by two writes: {} {} and {} {}",
                     writer.request_id, writer.body, o.request_id, o.body
@@ -546,60 +504,30 @@ fn replay(
         state = next;
     }
 
-    // The final item, every member.
-    let mut expected = json!({
-        "connection_id": id, "client_id": "client-soak", "customer_id": state.customer_id,
-        "retailer_id": "01J7SC0NN73R6F5VVSP3ZKPDA3", "status": state.status,
-        "token_scopes": ["connections:write"], "created_at": CREATED_AT, "version": state.version,
-    });
-    for (name, value) in [("email", &state.email), ("mobile", &state.mobile)] {
-        if let Some(value) = value {
-            expected[name] = json!(value);
-        }
-    }
-    for (name, value) in RECENT.iter().zip(&state.recent) {
-        expected[*name] = json!(value);
-    }
-    let mut stamps = vec!["updated_at"];
-    if state.disconnected.is_some() {
-        stamps.push("disconnected_at");
-    }
-    let members = |v: &Value| -> BTreeSet<String> {
-        v.as_object()
-            .map(|o| o.keys().cloned().collect())
-            .unwrap_or_default()
-    };
-    let mut expected_members = members(&expected);
-    expected_members.extend(stamps.iter().map(|s| s.to_string()));
-    if members(item) != expected_members {
+    // The final item, every member; stamps by their writers' windows.
+    let members = |o: &contract_model::Item| -> BTreeSet<String> { o.keys().cloned().collect() };
+    let stored = item.as_object().cloned().unwrap_or_default();
+    if members(&stored) != members(&state.item) {
         violations.push(format!(
-            "{id}: members {:?}, the replay has {expected_members:?}",
-            members(item)
+            "{id}: members {:?}, the replay has {:?}",
+            members(&stored),
+            members(&state.item)
         ));
     }
-    for (name, value) in expected.as_object().into_iter().flatten() {
-        if item[name] != *value {
+    for (name, value) in &state.item {
+        if value == STAMP {
+            if !within(&item[name], state.stamped.get(name).copied()) {
+                violations.push(format!(
+                    "{id}: {name} {} is not the time of the write that stamped it",
+                    item[name]
+                ));
+            }
+        } else if item[name] != *value {
             violations.push(format!(
                 "{id}: stored {name}={}, the replay has {value}",
                 item[name]
             ));
         }
-    }
-    if state.version == 1 {
-        if item["updated_at"] != CREATED_AT {
-            violations.push(format!("{id}: updated_at moved without a write"));
-        }
-    } else if !within(&item["updated_at"], state.written) {
-        violations.push(format!(
-            "{id}: updated_at {} is not the time of its last write",
-            item["updated_at"]
-        ));
-    }
-    if state.disconnected.is_some() && !within(&item["disconnected_at"], state.disconnected) {
-        violations.push(format!(
-            "{id}: disconnected_at {} is not the time of its disconnect",
-            item["disconnected_at"]
-        ));
     }
     Some(state)
 }
@@ -705,17 +633,22 @@ fn main() {
         .map(|i| {
             (
                 id(i),
-                State::seeded(format!("customer-{i}"), STATUSES[i % 3]),
+                State::seeded(&id(i), format!("customer-{i}"), STATUSES[i % 3]),
             )
         })
-        .chain((0..HOT).map(|i| (hot_id(i), State::seeded(format!("hot-{i}"), "active"))));
+        .chain((0..HOT).map(|i| {
+            (
+                hot_id(i),
+                State::seeded(&hot_id(i), format!("hot-{i}"), "active"),
+            )
+        }));
     for (cid, seed) in seeds {
         let answers = accepted.remove(&cid).unwrap_or_default();
         let Some(state) = replay(&cid, seed, &answers, items.get(&cid), &mut violations) else {
             continue;
         };
-        writes += state.version - 1;
-        disconnected += usize::from(state.disconnected.is_some());
+        writes += state.version() - 1;
+        disconnected += usize::from(state.stamped.contains_key("disconnected_at"));
     }
     if let Some((cid, _)) = accepted.iter().next() {
         violations.push(format!("{cid}: answered 200, but it is not the caller's"));
