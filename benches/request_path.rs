@@ -47,10 +47,8 @@ fn app(rt: &tokio::runtime::Runtime) -> App {
         })
         .await;
         let config = Config {
-            connections_table: "connections".into(),
-            api_keys_table: "api-keys".into(),
             api_key_cache_ttl: Duration::from_secs(3600),
-            warm_up: false,
+            ..Config::for_tables("connections", "api-keys")
         };
         App::new(
             Store::new(client, "connections".into(), "api-keys".into()),
@@ -121,7 +119,7 @@ fn hand_formatted_line(emf: &str, log: &RequestLog, outcome: Outcome<'_>, now: &
 
 fn request_line(c: &mut Criterion) {
     let emf = r#""FunctionName":"update-connection","Requests":1,"_aws":{"CloudWatchMetrics":[{"Namespace":"UpdateConnection","Dimensions":[["FunctionName"],["FunctionName","Outcome"]],"Metrics":[{"Name":"Requests","Unit":"Count"},{"Name":"Latency","Unit":"Milliseconds"},{"Name":"DynamoDBLatency","Unit":"Milliseconds"}]}],"Timestamp":"#;
-    let line = RequestLine::for_function("update-connection");
+    let line = RequestLine::new("update-connection", |_| {});
     let log = RequestLog {
         connection_id: Some("01J51S0JYV6N7K1030CV1ZKSCB".into()),
         client_id: Some("client-demo".into()),

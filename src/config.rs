@@ -1,6 +1,9 @@
-//! Configuration from the environment, read once at init.
+//! Configuration from the environment, read once at init: every variable the function
+//! reads is read here (the SDK reads its own: region, endpoint, credentials).
 
 use std::time::Duration;
+
+use tracing::Level;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -10,6 +13,42 @@ pub struct Config {
     /// One cheap DynamoDB read during init, so that the first request does not pay for the
     /// connection, TLS handshake and credentials (`DYNAMODB_WARM_UP`, default on).
     pub warm_up: bool,
+    /// The metrics' `FunctionName` dimension (`AWS_LAMBDA_FUNCTION_NAME`).
+    pub function_name: String,
+    pub dynamodb: DynamoDbSettings,
+}
+
+/// What the DynamoDB client is built from, beside the SDK's own variables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct DynamoDbSettings {
+    /// `AWS_ACCESS_KEY_ID` is set: credentials come from the environment, as on Lambda.
+    pub env_credentials: bool,
+    /// `AWS_ENDPOINT_URL_DYNAMODB` or `AWS_ENDPOINT_URL` is set (DynamoDB Local).
+    pub endpoint_override: bool,
+    /// `SSL_CERT_FILE` or `SSL_CERT_DIR` is set: the system's roots are trusted too.
+    pub custom_roots: bool,
+}
+
+impl DynamoDbSettings {
+    pub fn from_lookup(var: impl Fn(&str) -> Option<String>) -> Self {
+        let set = |name: &str| var(name).is_some();
+        Self {
+            env_credentials: set("AWS_ACCESS_KEY_ID"),
+            endpoint_override: set("AWS_ENDPOINT_URL_DYNAMODB") || set("AWS_ENDPOINT_URL"),
+            custom_roots: set("SSL_CERT_FILE") || set("SSL_CERT_DIR"),
+        }
+    }
+}
+
+/// Level from Lambda's `AWS_LAMBDA_LOG_LEVEL` (set by the function's LoggingConfig), else
+/// `RUST_LOG` when it is a bare level, else INFO. Read before the rest, so that a bad
+/// configuration can be logged.
+pub fn log_level(var: impl Fn(&str) -> Option<String>) -> Level {
+    ["AWS_LAMBDA_LOG_LEVEL", "RUST_LOG"]
+        .iter()
+        .filter_map(|name| var(name))
+        .find_map(|v| v.trim().parse::<Level>().ok())
+        .unwrap_or(Level::INFO)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,6 +73,19 @@ pub const DEFAULT_API_KEY_CACHE_TTL: Duration = Duration::from_secs(60);
 pub const MAX_API_KEY_CACHE_TTL: Duration = Duration::from_secs(300);
 
 impl Config {
+    /// Two tables and every default, without a warm-up read: where tests, benchmarks and
+    /// fuzz targets start.
+    pub fn for_tables(connections: impl Into<String>, api_keys: impl Into<String>) -> Self {
+        Self {
+            connections_table: connections.into(),
+            api_keys_table: api_keys.into(),
+            api_key_cache_ttl: DEFAULT_API_KEY_CACHE_TTL,
+            warm_up: false,
+            function_name: "update-connection".into(),
+            dynamodb: DynamoDbSettings::default(),
+        }
+    }
+
     /// `CONNECTIONS_TABLE` and `API_KEYS_TABLE` are required; `API_KEY_CACHE_TTL_SECONDS`
     /// defaults to 60, at most 300 (0 turns the cache off); `DYNAMODB_WARM_UP` defaults to true. The
     /// DynamoDB endpoint is the SDK's own `AWS_ENDPOINT_URL_DYNAMODB`.
@@ -77,6 +129,9 @@ impl Config {
             api_keys_table: required("API_KEYS_TABLE")?,
             api_key_cache_ttl: ttl,
             warm_up,
+            function_name: var("AWS_LAMBDA_FUNCTION_NAME")
+                .unwrap_or_else(|| "update-connection".into()),
+            dynamodb: DynamoDbSettings::from_lookup(&var),
         })
     }
 }

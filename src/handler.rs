@@ -13,7 +13,7 @@ use crate::http::response::JSON;
 use crate::http::route::{check_media_type, connection_route};
 use crate::http::{LambdaResponse, Problem, Response};
 use crate::store::{OldItem, Store, StoreError, UpdateOutcome};
-use crate::telemetry::{Outcome, RequestLine, RequestLog};
+use crate::telemetry::{self, LineWriter, Outcome, RequestLine, RequestLog};
 
 use crate::http::event::MAX_BODY_BYTES;
 
@@ -26,17 +26,23 @@ pub struct App {
 }
 
 impl App {
+    /// Request lines go to stdout, as Lambda collects them.
     pub fn new(store: Store, config: &Config) -> Self {
+        Self::with_lines_to(store, config, telemetry::stdout)
+    }
+
+    /// Request lines go to `sink` (tests, whose harness cannot capture stdout).
+    pub fn with_lines_to(store: Store, config: &Config, sink: LineWriter) -> Self {
         Self {
             store,
             keys: ApiKeyCache::new(config.api_key_cache_ttl),
-            line: RequestLine::from_env(),
+            line: RequestLine::new(&config.function_name, sink),
         }
     }
 
-    /// Builds the DynamoDB client from the environment (see `store::dynamodb_client`).
+    /// Builds the DynamoDB client (see `store::dynamodb_client`).
     pub async fn from_config(config: &Config) -> Self {
-        let client = crate::store::dynamodb_client().await;
+        let client = crate::store::dynamodb_client(config.dynamodb).await;
         let store = Store::new(
             client,
             config.connections_table.clone(),
@@ -52,14 +58,6 @@ impl App {
         let outcome = tokio::time::timeout(budget, self.store.client_for_key("warm-up")).await;
         if !matches!(outcome, Ok(Ok(KeyLookup::UnknownOrRevoked))) {
             tracing::warn!("dynamodb warm-up did not complete; the first request will connect");
-        }
-    }
-
-    /// No request lines on stdout: for in-process tests (the built binary always writes them).
-    pub fn without_request_lines(self) -> Self {
-        Self {
-            line: self.line.silenced(),
-            ..self
         }
     }
 

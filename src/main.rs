@@ -2,7 +2,7 @@
 
 use lambda_http::lambda_runtime::{self, LambdaEvent, service_fn};
 use serde_json::value::RawValue;
-use update_connection::{App, Config, Event, telemetry};
+use update_connection::{App, Config, Event, config, telemetry};
 
 // mimalloc: the SDK allocates a lot per call; measured 14% less CPU on the request path
 // than glibc's malloc (BENCHMARKS.md).
@@ -14,9 +14,10 @@ const WARM_UP_BUDGET: std::time::Duration = std::time::Duration::from_millis(1_0
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    telemetry::init();
-    let config =
-        Config::from_env().inspect_err(|e| tracing::error!(error = %e, "invalid configuration"))?;
+    let env = |name: &str| std::env::var(name).ok();
+    telemetry::init(config::log_level(env));
+    let config = Config::from_lookup(env)
+        .inspect_err(|e| tracing::error!(error = %e, "invalid configuration"))?;
     let app = App::from_config(&config).await;
     if config.warm_up {
         app.warm_up(WARM_UP_BUDGET).await;

@@ -14,14 +14,8 @@ use tracing_subscriber::filter::Targets;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
-/// Level from Lambda's `AWS_LAMBDA_LOG_LEVEL` (set by the function's LoggingConfig), else
-/// `RUST_LOG` when it is a bare level, else INFO.
-pub fn init() {
-    let level = ["AWS_LAMBDA_LOG_LEVEL", "RUST_LOG"]
-        .iter()
-        .filter_map(|name| std::env::var(name).ok())
-        .find_map(|v| v.trim().parse::<Level>().ok())
-        .unwrap_or(Level::INFO);
+/// Logs this crate's events at `level` and above, other crates' at WARN and above.
+pub fn init(level: Level) {
     let filter = Targets::new()
         .with_default(LevelFilter::WARN)
         .with_target(env!("CARGO_CRATE_NAME"), level);
@@ -70,8 +64,17 @@ impl RequestLog {
 #[derive(Debug, Clone)]
 pub struct RequestLine {
     function_name: String,
-    /// Off only for in-process tests, whose stdout the test harness cannot capture.
-    enabled: bool,
+    sink: LineWriter,
+}
+
+/// Where finished lines go, newline included: stdout in the function; tests pass their own.
+pub type LineWriter = fn(&[u8]);
+
+/// One write per line, so lines from one process never interleave; a lost log line must
+/// not fail the request.
+pub fn stdout(line: &[u8]) {
+    use std::io::Write;
+    let _ = std::io::stdout().lock().write_all(line);
 }
 
 pub const METRICS_NAMESPACE: &str = "UpdateConnection";
@@ -161,17 +164,10 @@ fn millis(d: Duration) -> f64 {
 }
 
 impl RequestLine {
-    pub fn from_env() -> Self {
-        Self::for_function(
-            &std::env::var("AWS_LAMBDA_FUNCTION_NAME")
-                .unwrap_or_else(|_| "update-connection".into()),
-        )
-    }
-
-    pub fn for_function(name: &str) -> Self {
+    pub fn new(function_name: &str, sink: LineWriter) -> Self {
         Self {
-            function_name: name.to_owned(),
-            enabled: true,
+            function_name: function_name.to_owned(),
+            sink,
         }
     }
 
@@ -216,27 +212,14 @@ impl RequestLine {
         String::from_utf8(out).unwrap_or_default()
     }
 
-    pub fn silenced(self) -> Self {
-        Self {
-            enabled: false,
-            ..self
-        }
-    }
-
     pub fn emit(&self, log: &RequestLog, outcome: Outcome<'_>) {
-        if !self.enabled {
-            return;
-        }
         let mut line = Vec::with_capacity(640);
         if self
             .write(&mut line, log, outcome, &crate::clock::now())
             .is_ok()
         {
             line.push(b'\n');
-            use std::io::Write;
-            // One write, so lines from one process never interleave; a lost log line must
-            // not fail the request.
-            let _ = std::io::stdout().lock().write_all(&line);
+            (self.sink)(&line);
         }
     }
 }
@@ -247,7 +230,7 @@ mod tests {
 
     #[test]
     fn one_line_is_the_request_log_and_its_metrics() {
-        let line = RequestLine::for_function("fn \"quoted\"");
+        let line = RequestLine::new("fn \"quoted\"", |_| {});
         let log = RequestLog {
             connection_id: Some("01J51S0JYV6N7K1030CV1ZKSCA".into()),
             client_id: Some("client \"a\"".into()),

@@ -464,12 +464,10 @@ fn world() -> &'static World {
                 .build();
             let client = aws_sdk_dynamodb::Client::from_conf(config);
             let config = Config {
-                connections_table: "c".into(),
-                api_keys_table: "k".into(),
                 api_key_cache_ttl: Duration::from_secs(3600),
-                warm_up: false,
+                ..Config::for_tables("c", "k")
             };
-            App::new(Store::new(client, "c".into(), "k".into()), &config).without_request_lines()
+            App::with_lines_to(Store::new(client, "c".into(), "k".into()), &config, |_| {})
         });
         World { rt, app }
     })

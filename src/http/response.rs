@@ -103,22 +103,12 @@ impl Serialize for LambdaResponse {
     }
 }
 
+/// ALB's `statusDescription`: the status and its reason phrase.
 fn status_line(status: u16) -> String {
-    let reason = match status {
-        200 => "OK",
-        400 => "Bad Request",
-        401 => "Unauthorized",
-        403 => "Forbidden",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        409 => "Conflict",
-        412 => "Precondition Failed",
-        413 => "Content Too Large",
-        415 => "Unsupported Media Type",
-        422 => "Unprocessable Content",
-        503 => "Service Unavailable",
-        _ => "Internal Server Error",
-    };
+    let reason = ::http::StatusCode::from_u16(status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+        .unwrap_or("Unknown");
     format!("{status} {reason}")
 }
 

@@ -15,6 +15,7 @@ use aws_sdk_dynamodb::config::{Credentials, SharedHttpClient};
 use aws_smithy_http_client::tls::{self, TlsContext, TrustStore, rustls_provider::CryptoMode};
 
 use super::user_agent::StaticUserAgent;
+use crate::config::DynamoDbSettings;
 
 /// Each call gets at most this long, retries included; a request makes at most two calls
 /// (key lookup on a cache miss, then the update), so a dead database is a 503 in < 5 s.
@@ -27,17 +28,15 @@ pub const MAX_ATTEMPTS: u32 = 3;
 /// would also try profile files and the instance metadata service, which a Lambda function
 /// never needs. Against an endpoint override without credentials (DynamoDB Local), a
 /// placeholder is used: DynamoDB Local does not check signatures.
-pub async fn dynamodb_client() -> Client {
-    let env_credentials = std::env::var_os("AWS_ACCESS_KEY_ID").is_some();
-    let endpoint_override = std::env::var_os("AWS_ENDPOINT_URL_DYNAMODB").is_some()
-        || std::env::var_os("AWS_ENDPOINT_URL").is_some();
-    let loader = if !env_credentials && endpoint_override {
+pub async fn dynamodb_client(settings: DynamoDbSettings) -> Client {
+    let loader = if !settings.env_credentials && settings.endpoint_override {
         tracing::warn!(
             "no AWS credentials in the environment: using placeholder credentials for the endpoint override"
         );
-        loader().credentials_provider(placeholder_credentials())
+        loader(settings.custom_roots).credentials_provider(placeholder_credentials())
     } else {
-        loader().credentials_provider(EnvironmentVariableCredentialsProvider::new())
+        loader(settings.custom_roots)
+            .credentials_provider(EnvironmentVariableCredentialsProvider::new())
     };
     client(&loader.load().await)
 }
@@ -52,7 +51,7 @@ fn client(config: &aws_config::SdkConfig) -> Client {
 
 /// The same client settings against an explicit endpoint (tests, local tools).
 pub async fn dynamodb_client_at(endpoint: &str) -> Client {
-    let loader = loader()
+    let loader = loader(false)
         .endpoint_url(endpoint)
         .credentials_provider(placeholder_credentials());
     client(&loader.load().await)
@@ -70,9 +69,7 @@ const AWS_ROOTS: &[u8] = include_bytes!("roots/aws-roots.pem");
 /// every cold start and trusts ~150 authorities this function never needs. When
 /// `SSL_CERT_FILE` or `SSL_CERT_DIR` is set (a local TLS proxy, a corporate CA), the
 /// system store is read too, and honours them.
-fn https_client() -> SharedHttpClient {
-    let custom_roots =
-        std::env::var_os("SSL_CERT_FILE").is_some() || std::env::var_os("SSL_CERT_DIR").is_some();
+fn https_client(custom_roots: bool) -> SharedHttpClient {
     let trust = TrustStore::empty()
         .with_native_roots(custom_roots)
         .with_pem_certificate(AWS_ROOTS);
@@ -85,11 +82,11 @@ fn https_client() -> SharedHttpClient {
     }
 }
 
-fn loader() -> aws_config::ConfigLoader {
+fn loader(custom_roots: bool) -> aws_config::ConfigLoader {
     let region = RegionProviderChain::first_try(EnvironmentVariableRegionProvider::new())
         .or_else(Region::from_static("us-east-1"));
     aws_config::defaults(BehaviorVersion::latest())
-        .http_client(https_client())
+        .http_client(https_client(custom_roots))
         // The timeouts above already bound a stalled call; the SDK's throughput monitor
         // would add per-request work to bodies of a few hundred bytes.
         .stalled_stream_protection(StalledStreamProtectionConfig::disabled())

@@ -9,10 +9,8 @@ use crate::support::*;
 
 fn config(connections: &str, api_keys: &str) -> Config {
     Config {
-        connections_table: connections.into(),
-        api_keys_table: api_keys.into(),
         api_key_cache_ttl: Duration::from_secs(60),
-        warm_up: false,
+        ..Config::for_tables(connections, api_keys)
     }
 }
 
@@ -25,11 +23,11 @@ async fn unreachable_database_is_503_with_retry_after_quickly() {
         .unwrap()
         .port();
     let client = dynamodb_client_at(&format!("http://127.0.0.1:{port}")).await;
-    let app = App::new(
+    let app = App::with_lines_to(
         Store::new(client, "c".into(), "k".into()),
         &config("c", "k"),
-    )
-    .without_request_lines();
+        |_| {},
+    );
     let event: update_connection::Event =
         serde_json::from_value(patch(ACTIVE, r#"{"status":"disconnected"}"#)).unwrap();
     let started = Instant::now();
@@ -50,11 +48,11 @@ async fn unreachable_database_is_503_with_retry_after_quickly() {
 async fn missing_table_is_500_without_internals() {
     let f = Fixture::new().await;
     let client = dynamodb_client_at(endpoint()).await;
-    let app = App::new(
+    let app = App::with_lines_to(
         Store::new(client, "no-such-table".into(), f.api_keys.clone()),
         &config("no-such-table", &f.api_keys),
-    )
-    .without_request_lines();
+        |_| {},
+    );
     let event: update_connection::Event =
         serde_json::from_value(patch(ACTIVE, r#"{"status":"disconnected"}"#)).unwrap();
     let response = app.handle(&event, "r-500").await;
@@ -94,16 +92,14 @@ mod injected {
         let proxy = FaultProxy::start(endpoint()).await;
         let client = dynamodb_client_at(&proxy.endpoint).await;
         let config = Config {
-            connections_table: f.connections.clone(),
-            api_keys_table: f.api_keys.clone(),
             api_key_cache_ttl: Duration::from_secs(60),
-            warm_up: false,
+            ..Config::for_tables(f.connections.clone(), f.api_keys.clone())
         };
-        let app = App::new(
+        let app = App::with_lines_to(
             Store::new(client, f.connections.clone(), f.api_keys.clone()),
             &config,
-        )
-        .without_request_lines();
+            |_| {},
+        );
         (proxy, app)
     }
 

@@ -139,16 +139,14 @@ impl Fixture {
                 .build(),
         );
         let config = Config {
-            connections_table: connections.clone(),
-            api_keys_table: api_keys.clone(),
             api_key_cache_ttl: ttl,
-            warm_up: false,
+            ..Config::for_tables(connections.clone(), api_keys.clone())
         };
-        let app = App::new(
+        let app = App::with_lines_to(
             Store::new(counted, connections.clone(), api_keys.clone()),
             &config,
-        )
-        .without_request_lines();
+            |_| {},
+        );
         Self {
             app,
             client,
