@@ -1,6 +1,7 @@
 //! connections-admin: tables, API keys, connection tokens and demo data, against any
 //! DynamoDB endpoint. It parses arguments and prints; `update_connection::admin` does the
-//! work. Secrets are printed once and stored only as SHA-256 digests.
+//! work. Secrets are printed once and stored only as SHA-256 digests; the public demo ones
+//! go only to a loopback endpoint unless the operator says otherwise.
 
 use std::process::ExitCode;
 
@@ -9,7 +10,7 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::BoxError;
 use clap::{Args, Parser, Subcommand};
 use update_connection::admin::operations::{self, NewConnection};
-use update_connection::admin::{Seed, create_tables};
+use update_connection::admin::{Endpoint, Seed, create_tables, dynamodb_endpoint};
 use update_connection::auth::sha256_hex;
 use update_connection::domain::{ConnectionId, CustomerId, Email, Mobile};
 
@@ -33,10 +34,15 @@ struct Cli {
 enum Command {
     /// Create both tables as template.yaml defines them.
     CreateTables,
-    /// Write demo keys and connections (default: the built-in demo/seed.json).
+    /// Write demo keys and connections (default: the built-in demo/seed.json). Their
+    /// secrets are public, so only to a loopback endpoint unless told otherwise.
     SeedDemo {
+        /// A seed file in demo/seed.json's format, instead of the built-in one.
         #[arg(long)]
         file: Option<std::path::PathBuf>,
+        /// Write them even where the endpoint is not loopback (127.0.0.0/8, ::1, localhost).
+        #[arg(long)]
+        write_public_demo_credentials: bool,
     },
     /// Make an API key: prints the secret once, stores its SHA-256.
     CreateKey {
@@ -134,11 +140,25 @@ fn describe(e: &(dyn std::error::Error + 'static)) -> String {
     text
 }
 
+/// The client, and the endpoint it calls.
+async fn connect(endpoint: Option<&str>) -> (Client, Endpoint) {
+    if let Some(url) = endpoint {
+        let client = update_connection::store::dynamodb_client_at(url).await;
+        let region = client.config().region().map(ToString::to_string);
+        let url = Some(url.to_owned());
+        return (client, Endpoint { url, region });
+    }
+    let sdk = aws_config::load_defaults(BehaviorVersion::latest()).await;
+    let url = dynamodb_endpoint(&sdk);
+    // Set explicitly, so that the endpoint checked is the endpoint called.
+    let mut config = aws_sdk_dynamodb::config::Builder::from(&sdk);
+    config.set_endpoint_url(url.clone());
+    let region = sdk.region().map(ToString::to_string);
+    (Client::from_conf(config.build()), Endpoint { url, region })
+}
+
 async fn run(cli: Cli) -> Result<(), BoxError> {
-    let client = match &cli.endpoint {
-        Some(endpoint) => update_connection::store::dynamodb_client_at(endpoint).await,
-        None => Client::new(&aws_config::load_defaults(BehaviorVersion::latest()).await),
-    };
+    let (client, endpoint) = connect(cli.endpoint.as_deref()).await;
     let connections = || {
         cli.connections_table
             .clone()
@@ -154,12 +174,25 @@ async fn run(cli: Cli) -> Result<(), BoxError> {
             create_tables(&client, &connections()?, &api_keys()?).await?;
             println!("created {} and {}", connections()?, api_keys()?);
         }
-        Command::SeedDemo { file } => {
+        Command::SeedDemo {
+            file,
+            write_public_demo_credentials,
+        } => {
+            let (connections, api_keys) = (connections()?, api_keys()?);
+            if !write_public_demo_credentials && !endpoint.is_loopback() {
+                return Err(format!(
+                    "seed-demo writes API keys and tokens whose secrets are public, so only to a \
+                     loopback endpoint (127.0.0.0/8, ::1, localhost); refused to write tables \
+                     {connections} and {api_keys} at {endpoint}. To write them there anyway, \
+                     pass --write-public-demo-credentials"
+                )
+                .into());
+            }
             let seed = match file {
                 Some(path) => serde_json::from_str(&std::fs::read_to_string(path)?)?,
                 None => Seed::demo()?,
             };
-            seed.write(&client, &connections()?, &api_keys()?).await?;
+            seed.write(&client, &connections, &api_keys).await?;
             println!(
                 "wrote {} API keys and {} connections",
                 seed.api_keys.len(),
