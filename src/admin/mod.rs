@@ -9,6 +9,6 @@ mod seed;
 mod tables;
 
 pub use endpoint::{Endpoint, dynamodb_endpoint, is_loopback};
-pub use secrets::{new_secret, new_ulid};
+pub use secrets::{api_key_from, new_secret, new_ulid};
 pub use seed::{ApiKeySeed, ConnectionSeed, Seed, put_api_key, put_connection};
 pub use tables::{TEMPLATE, TableDefinition, create_tables, tables_in_template};

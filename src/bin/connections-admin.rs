@@ -3,6 +3,8 @@
 //! work. Secrets are printed once and stored only as SHA-256 digests; the public demo ones
 //! go only to a loopback endpoint unless the operator says otherwise.
 
+use std::io::Read;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use aws_config::BehaviorVersion;
@@ -10,7 +12,7 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::BoxError;
 use clap::{Args, Parser, Subcommand};
 use update_connection::admin::operations::{self, NewConnection};
-use update_connection::admin::{Endpoint, Seed, create_tables, dynamodb_endpoint};
+use update_connection::admin::{Endpoint, Seed, api_key_from, create_tables, dynamodb_endpoint};
 use update_connection::auth::sha256_hex;
 use update_connection::domain::{ConnectionId, CustomerId, Email, Mobile};
 
@@ -39,7 +41,7 @@ enum Command {
     SeedDemo {
         /// A seed file in demo/seed.json's format, instead of the built-in one.
         #[arg(long)]
-        file: Option<std::path::PathBuf>,
+        file: Option<PathBuf>,
         /// Write them even where the endpoint is not loopback (127.0.0.0/8, ::1, localhost).
         #[arg(long)]
         write_public_demo_credentials: bool,
@@ -94,23 +96,43 @@ enum Command {
     Dump,
 }
 
-/// An API key, by its secret or by its digest.
+/// An API key, by its secret or by its digest. The secret never comes as an argument:
+/// arguments show in the process list and shell history.
 #[derive(Args)]
 #[group(required = true, multiple = false)]
 struct KeyRef {
+    /// Read the key's secret from standard input (one line).
     #[arg(long)]
-    secret: Option<String>,
-    #[arg(long)]
+    secret_stdin: bool,
+    /// Read the key's secret from this file (one line).
+    #[arg(long, value_name = "PATH")]
+    secret_file: Option<PathBuf>,
+    /// The key's SHA-256 digest in hex, as create-key printed it.
+    #[arg(long, value_name = "DIGEST")]
     sha256: Option<String>,
 }
 
 impl KeyRef {
-    fn digest(&self) -> String {
-        match (&self.secret, &self.sha256) {
-            (Some(secret), _) => sha256_hex(secret),
-            (None, Some(digest)) => digest.to_ascii_lowercase(),
-            (None, None) => String::new(),
+    fn digest(&self) -> Result<String, BoxError> {
+        if let Some(digest) = &self.sha256 {
+            return Ok(digest.to_ascii_lowercase());
         }
+        let (input, source) = match &self.secret_file {
+            Some(path) => {
+                let input = std::fs::read_to_string(path)
+                    .map_err(|e| format!("cannot read --secret-file {}: {e}", path.display()))?;
+                (input, format!("--secret-file {}", path.display()))
+            }
+            None => {
+                let mut input = String::new();
+                std::io::stdin()
+                    .read_to_string(&mut input)
+                    .map_err(|e| format!("cannot read standard input: {e}"))?;
+                (input, "standard input".to_owned())
+            }
+        };
+        let secret = api_key_from(&input).map_err(|e| format!("{source}: {e}"))?;
+        Ok(sha256_hex(secret))
     }
 }
 
@@ -206,12 +228,12 @@ async fn run(cli: Cli) -> Result<(), BoxError> {
             println!("API key (shown once, not stored): {}", key.secret);
         }
         Command::RevokeKey(key) => {
-            let digest = key.digest();
+            let digest = key.digest()?;
             operations::revoke_key(&client, &api_keys()?, &digest).await?;
             println!("revoked {digest} (instances may accept it for up to the key cache TTL)");
         }
         Command::DeleteKey(key) => {
-            let digest = key.digest();
+            let digest = key.digest()?;
             if operations::delete_key(&client, &api_keys()?, &digest).await? {
                 println!("deleted key {digest}");
             } else {

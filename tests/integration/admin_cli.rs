@@ -88,6 +88,17 @@ fn admin_with_stdin(f: &Fixture, args: &[&str], stdin: &str) -> String {
     text(&out.stdout)
 }
 
+/// Runs connections-admin on the fixture's tables; it must fail. Returns its stderr.
+fn admin_fails(f: &Fixture, args: &[&str], stdin: &str) -> String {
+    let out = run((&f.connections, &f.api_keys), &[], args, stdin);
+    assert!(
+        !out.status.success(),
+        "connections-admin {args:?} succeeded: {}",
+        text(&out.stdout)
+    );
+    text(&out.stderr)
+}
+
 /// The value after `label` on the line that starts with it.
 fn field(output: &str, label: &str) -> String {
     output
@@ -156,7 +167,7 @@ async fn a_throwaway_key_and_connection_work_and_then_leave_nothing_behind() {
 
     let deleted = admin(&f, &["delete-connection", "--id", &id]);
     assert_eq!(deleted.trim(), format!("deleted connection {id}"));
-    let deleted = admin(&f, &["delete-key", "--secret", &secret]);
+    let deleted = admin_with_stdin(&f, &["delete-key", "--secret-stdin"], &secret);
     assert_eq!(deleted.trim(), format!("deleted key {digest}"));
     assert!(f.item(&id).await.is_none());
     assert!(key_item(&f, &digest).await.is_none());
@@ -288,4 +299,100 @@ async fn seed_demo_writes_the_public_demo_credentials_only_to_a_loopback_endpoin
         assert_eq!(count(&connections).await as usize, seed().connections.len());
         assert_eq!(count(&api_keys).await as usize, seed().api_keys.len());
     }
+}
+
+async fn key_status(f: &Fixture, digest: &str) -> Option<String> {
+    key_item(f, digest).await.map(|i| s(&i, "status"))
+}
+
+#[tokio::test]
+async fn revoke_and_delete_key_read_the_secret_from_stdin_or_a_file_never_an_argument() {
+    let f = Fixture::new().await;
+    let mut keys = Vec::new();
+    for client in ["cli-a", "cli-b"] {
+        let out = run(
+            (&f.connections, &f.api_keys),
+            &[],
+            &["create-key", "--client", client],
+            "",
+        );
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+        let secret = field(&stdout, "API key (shown once, not stored):");
+        assert_eq!(stdout.matches(&secret).count(), 1, "printed once: {stdout}");
+        assert!(!stderr.contains(&secret));
+        keys.push((secret, field(&stdout, "key_sha256:")));
+    }
+    let [(a, a_digest), (b, b_digest)] = [keys[0].clone(), keys[1].clone()];
+    let active = Some("active".to_owned());
+
+    // No flag takes a secret as its value: clap refuses them (exit 2) and echoes no secret.
+    for command in ["revoke-key", "delete-key"] {
+        let with_value = format!("--secret={a}");
+        for args in [vec![command, "--secret", &a], vec![command, &with_value]] {
+            let out = run((&f.connections, &f.api_keys), &[], &args, "");
+            let stderr = text(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+            assert!(stderr.contains("--secret"), "{stderr}");
+            assert!(
+                !stderr.contains(&a) && !text(&out.stdout).contains(&a),
+                "{stderr}"
+            );
+        }
+    }
+    // One source only, and input that cannot be a key is refused without echoing it.
+    let both = admin_fails(
+        &f,
+        &["revoke-key", "--secret-stdin", "--sha256", &a_digest],
+        &a,
+    );
+    assert!(both.contains("cannot be used with"), "{both}");
+    for input in [
+        String::new(),
+        "\n".into(),
+        format!("{a}\n{b}\n"),
+        format!("{a} {b}"),
+    ] {
+        let refused = admin_fails(&f, &["delete-key", "--secret-stdin"], &input);
+        assert!(refused.contains("standard input"), "{input:?}: {refused}");
+        assert!(!refused.contains(&a) && !refused.contains(&b), "{refused}");
+    }
+    assert_eq!(key_status(&f, &a_digest).await, active);
+    assert_eq!(key_status(&f, &b_digest).await, active);
+
+    // From standard input, with the newline that echo or a here-string adds.
+    let revoked = admin_with_stdin(&f, &["revoke-key", "--secret-stdin"], &format!("{a}\n"));
+    assert!(
+        revoked.starts_with(&format!("revoked {a_digest} ")),
+        "{revoked}"
+    );
+    assert!(!revoked.contains(&a));
+    assert_eq!(key_status(&f, &a_digest).await, Some("revoked".to_owned()));
+    assert_eq!(key_status(&f, &b_digest).await, active);
+
+    // From a file only its owner can read.
+    let file = std::env::temp_dir().join(format!("admin-cli-{}-secret", std::process::id()));
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut out = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&file)
+            .expect("secret file");
+        writeln!(out, "{a}").expect("secret written");
+    }
+    let path = file.to_str().expect("a UTF-8 temp path");
+    let deleted = admin(&f, &["delete-key", "--secret-file", path]);
+    std::fs::remove_file(&file).expect("secret file removed");
+    assert_eq!(deleted.trim(), format!("deleted key {a_digest}"));
+    assert_eq!(key_status(&f, &a_digest).await, None);
+    assert_eq!(key_status(&f, &b_digest).await, active);
+    let missing = admin_fails(&f, &["delete-key", "--secret-file", path], "");
+    assert!(missing.contains(path), "{missing}");
+
+    let deleted = admin_with_stdin(&f, &["delete-key", "--secret-stdin"], &b);
+    assert_eq!(deleted.trim(), format!("deleted key {b_digest}"));
+    assert_eq!(key_status(&f, &b_digest).await, None);
 }
