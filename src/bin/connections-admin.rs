@@ -11,7 +11,7 @@ use aws_config::BehaviorVersion;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::BoxError;
 use clap::{Args, Parser, Subcommand};
-use update_connection::admin::operations::{self, NewConnection};
+use update_connection::admin::operations::{self, Expiry, NewConnection};
 use update_connection::admin::{Endpoint, Seed, api_key_from, create_tables, dynamodb_endpoint};
 use update_connection::auth::sha256_hex;
 use update_connection::domain::{ConnectionId, CustomerId, Email, Mobile};
@@ -74,13 +74,18 @@ enum Command {
         #[arg(long, value_parser = |v: &str| Mobile::parse(v))]
         mobile: Option<Mobile>,
     },
-    /// Replace a connection's token: prints the new one once.
+    /// Replace a connection's token: prints the new one once. Its expiry stays as it was
+    /// unless --expires-at or --no-expiry says otherwise.
     RotateToken {
+        /// The connection's id (a ULID).
         #[arg(long, value_parser = ulid)]
         id: ConnectionId,
-        /// Epoch seconds; without it the new token does not expire.
-        #[arg(long)]
+        /// A new expiry for the token, in epoch seconds.
+        #[arg(long, value_name = "EPOCH", conflicts_with = "no_expiry")]
         expires_at: Option<u64>,
+        /// Remove the expiry: the new token never expires.
+        #[arg(long)]
+        no_expiry: bool,
     },
     /// Remove a connection's item (throwaway test data).
     DeleteConnection {
@@ -266,10 +271,27 @@ async fn run(cli: Cli) -> Result<(), BoxError> {
             println!("connection_id: {}", connection.connection_id);
             println!("token (shown once, not stored): {}", connection.token);
         }
-        Command::RotateToken { id, expires_at } => {
-            let token = operations::rotate_token(&client, &connections()?, &id, expires_at).await?;
+        Command::RotateToken {
+            id,
+            expires_at,
+            no_expiry,
+        } => {
+            let expiry = match (expires_at, no_expiry) {
+                (Some(at), _) => Expiry::Set(at),
+                (None, true) => Expiry::Remove,
+                (None, false) => Expiry::Keep,
+            };
+            let rotated = operations::rotate_token(&client, &connections()?, &id, expiry).await?;
             println!("connection_id: {id}");
-            println!("token (shown once, not stored): {token}");
+            println!("token (shown once, not stored): {}", rotated.token);
+            let never = "(the token never expires)";
+            let said = match (expiry, rotated.token_expires_at) {
+                (Expiry::Remove, _) => format!("removed {never}"),
+                (Expiry::Set(at), stored) => format!("set {}", stored.unwrap_or(at.to_string())),
+                (Expiry::Keep, Some(at)) => format!("kept {at}"),
+                (Expiry::Keep, None) => format!("kept none {never}"),
+            };
+            println!("token_expires_at: {said}");
         }
         Command::DeleteConnection { id } => {
             if operations::delete_connection(&client, &connections()?, &id).await? {

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use update_connection::admin::create_tables;
+use update_connection::auth::sha256_hex;
 use update_connection::store::dynamodb_client_at;
 
 use crate::support::*;
@@ -395,4 +396,92 @@ async fn revoke_and_delete_key_read_the_secret_from_stdin_or_a_file_never_an_arg
     let deleted = admin_with_stdin(&f, &["delete-key", "--secret-stdin"], &b);
     assert_eq!(deleted.trim(), format!("deleted key {b_digest}"));
     assert_eq!(key_status(&f, &b_digest).await, None);
+}
+
+#[tokio::test]
+async fn rotate_token_keeps_the_expiry_unless_told_to_set_or_remove_it() {
+    let f = Fixture::new().await;
+    let created = admin(
+        &f,
+        &[
+            "create-connection",
+            "--client",
+            "client-demo",
+            "--customer",
+            "rotate-customer",
+            "--retailer",
+            "01J7SC0NN73R6F5VVSP3ZKPDA3",
+            "--expires-at",
+            "1893456000",
+        ],
+    );
+    let id = field(&created, "connection_id:");
+    let mut token = field(&created, "token (shown once, not stored):");
+    assert_eq!(
+        created.matches(&token).count(),
+        1,
+        "printed once: {created}"
+    );
+    let expiry = |item: &Item| item.get("token_expires_at").cloned();
+    let number = |v: &str| Some(AttributeValue::N(v.into()));
+    assert_eq!(expiry(&f.item(&id).await.unwrap()), number("1893456000"));
+
+    for (flags, said, stored) in [
+        (vec![], "kept 1893456000", number("1893456000")),
+        (
+            vec!["--expires-at", "1900000000"],
+            "set 1900000000",
+            number("1900000000"),
+        ),
+        (vec![], "kept 1900000000", number("1900000000")),
+        (
+            vec!["--no-expiry"],
+            "removed (the token never expires)",
+            None,
+        ),
+        (vec![], "kept none (the token never expires)", None),
+        (
+            vec!["--expires-at", "1893456000"],
+            "set 1893456000",
+            number("1893456000"),
+        ),
+    ] {
+        let before = f.item(&id).await.unwrap();
+        let args = [&["rotate-token", "--id", &id][..], &flags].concat();
+        let out = admin(&f, &args);
+        let new = field(&out, "token (shown once, not stored):");
+        assert_eq!(out.matches(&new).count(), 1, "printed once: {out}");
+        assert_ne!(new, token, "{args:?}");
+        assert_eq!(field(&out, "token_expires_at:"), said, "{args:?}");
+        let after = f.item(&id).await.unwrap();
+        assert_eq!(expiry(&after), stored, "{args:?}");
+        assert_eq!(s(&after, "token_sha256"), sha256_hex(&new), "{args:?}");
+        assert_eq!(n(&after, "version"), n(&before, "version") + 1, "{args:?}");
+        // Nothing else moves: not the scopes, not the contact details, not the status.
+        let rest = |item: &Item| {
+            let mut item = item.clone();
+            for name in ["token_sha256", "token_expires_at", "updated_at", "version"] {
+                item.remove(name);
+            }
+            item
+        };
+        assert_eq!(rest(&after), rest(&before), "{args:?}");
+        token = new;
+    }
+
+    let before = f.item(&id).await.unwrap();
+    let both = [
+        "rotate-token",
+        "--id",
+        &id,
+        "--expires-at",
+        "1",
+        "--no-expiry",
+    ];
+    let refused = admin_fails(&f, &both, "");
+    assert!(refused.contains("cannot be used with"), "{refused}");
+    let unknown = admin_fails(&f, &["rotate-token", "--id", UNKNOWN], "");
+    assert!(!unknown.contains("uc_tok_"), "{unknown}");
+    assert_eq!(f.item(&id).await.unwrap(), before);
+    assert!(f.item(UNKNOWN).await.is_none());
 }
