@@ -24,8 +24,10 @@ struct Cli {
     /// A DynamoDB endpoint, such as DynamoDB Local's http://127.0.0.1:8000.
     #[arg(long, global = true)]
     endpoint: Option<String>,
+    /// The connections table's name.
     #[arg(long, global = true, env = "CONNECTIONS_TABLE")]
     connections_table: Option<String>,
+    /// The API keys table's name.
     #[arg(long, global = true, env = "API_KEYS_TABLE")]
     api_keys_table: Option<String>,
     #[command(subcommand)]
@@ -48,6 +50,7 @@ enum Command {
     },
     /// Make an API key: prints the secret once, stores its SHA-256.
     CreateKey {
+        /// The client id the key authenticates as.
         #[arg(long)]
         client: String,
     },
@@ -57,20 +60,25 @@ enum Command {
     DeleteKey(KeyRef),
     /// Make an active connection: prints its id and token once.
     CreateConnection {
+        /// The client id that owns the connection.
         #[arg(long)]
         client: String,
+        /// The customer's id at the client.
         #[arg(long, value_parser = |v: &str| CustomerId::parse(v))]
         customer: CustomerId,
+        /// The retailer's id (a ULID).
         #[arg(long, value_parser = ulid)]
         retailer: ConnectionId,
         /// Comma-separated; default connections:write.
         #[arg(long, value_delimiter = ',')]
         scopes: Vec<String>,
-        /// Epoch seconds.
-        #[arg(long)]
+        /// When the token expires, in epoch seconds (default: never).
+        #[arg(long, value_name = "EPOCH")]
         expires_at: Option<u64>,
+        /// The customer's email address.
         #[arg(long, value_parser = |v: &str| Email::parse(v))]
         email: Option<Email>,
+        /// The customer's mobile number, in E.164 form (+14155550123).
         #[arg(long, value_parser = |v: &str| Mobile::parse(v))]
         mobile: Option<Mobile>,
     },
@@ -89,11 +97,13 @@ enum Command {
     },
     /// Remove a connection's item (throwaway test data).
     DeleteConnection {
+        /// The connection's id (a ULID).
         #[arg(long, value_parser = ulid)]
         id: ConnectionId,
     },
     /// Print a stored connection (its token only as a digest).
     Show {
+        /// The connection's id (a ULID).
         #[arg(long, value_parser = ulid)]
         id: ConnectionId,
     },
@@ -310,4 +320,28 @@ async fn run(cli: Cli) -> Result<(), BoxError> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn every_flag_has_help() {
+        let cli = Cli::command();
+        cli.clone().debug_assert();
+        let mut missing = Vec::new();
+        for command in std::iter::once(&cli).chain(cli.get_subcommands()) {
+            for arg in command.get_arguments() {
+                let help = arg.get_help().map(ToString::to_string).unwrap_or_default();
+                if help.trim().is_empty() {
+                    let flag = arg.get_long().unwrap_or(arg.get_id().as_str());
+                    missing.push(format!("{} --{flag}", command.get_name()));
+                }
+            }
+        }
+        assert!(missing.is_empty(), "flags without help: {missing:?}");
+    }
 }
