@@ -2,11 +2,13 @@
 //! connection tokens and demo data. Behind the `admin` feature; the Lambda binary does
 //! not use it.
 
+mod endpoint;
 pub mod operations;
 mod secrets;
 mod seed;
 mod tables;
 
-pub use secrets::{new_secret, new_ulid};
+pub use endpoint::{Endpoint, dynamodb_endpoint, is_loopback};
+pub use secrets::{api_key_from, new_secret, new_ulid};
 pub use seed::{ApiKeySeed, ConnectionSeed, Seed, put_api_key, put_connection};
 pub use tables::{TEMPLATE, TableDefinition, create_tables, tables_in_template};

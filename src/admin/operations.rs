@@ -121,18 +121,38 @@ pub async fn create_connection(
     Ok(connection)
 }
 
-/// Replaces a connection's token (and its expiry: none unless given); returns the new
-/// token. The write moves the version, so callers' ETags stop matching.
+/// What a rotation does to the token's expiry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expiry {
+    /// Leave `token_expires_at` as it is, or absent.
+    Keep,
+    /// Epoch seconds.
+    Set(u64),
+    /// The new token never expires.
+    Remove,
+}
+
+/// A rotated token, shown once, and its expiry as that same write left it.
+#[derive(Debug, Clone)]
+pub struct Rotated {
+    pub token: String,
+    /// As stored: epoch seconds, or `None` when the token never expires.
+    pub token_expires_at: Option<String>,
+}
+
+/// Replaces a connection's token in one conditional write that touches the expiry only as
+/// `expiry` says (no read first, so nothing can change between a read and the write). The
+/// write moves the version, so callers' ETags stop matching.
 pub async fn rotate_token(
     client: &Client,
     table: &str,
     id: &ConnectionId,
-    expires_at: Option<u64>,
-) -> Result<String, BoxError> {
+    expiry: Expiry,
+) -> Result<Rotated, BoxError> {
     let token = new_secret("uc_tok_")?;
     let now = clock::now();
     let set = "SET #token = :h, #updated = :now, #version = if_not_exists(#version, :zero) + :one";
-    let mut update = client
+    let update = client
         .update_item()
         .table_name(table)
         .key(attr::CONNECTION_ID, s(id.as_str()))
@@ -141,19 +161,34 @@ pub async fn rotate_token(
         .expression_attribute_names("#token", attr::TOKEN_SHA256)
         .expression_attribute_names("#updated", attr::UPDATED_AT)
         .expression_attribute_names("#version", attr::VERSION)
-        .expression_attribute_names("#expires", attr::TOKEN_EXPIRES_AT)
         .expression_attribute_values(":h", s(&sha256_hex(&token)))
         .expression_attribute_values(":now", s(now.rfc3339()))
         .expression_attribute_values(":one", AttributeValue::N("1".into()))
-        .expression_attribute_values(":zero", AttributeValue::N("0".into()));
-    update = match expires_at {
-        Some(at) => update
+        .expression_attribute_values(":zero", AttributeValue::N("0".into()))
+        // The whole item, to report the expiry this write left; only that is read from it.
+        .return_values(ReturnValue::AllNew);
+    let update = match expiry {
+        Expiry::Keep => update.update_expression(set),
+        Expiry::Set(at) => update
             .update_expression(format!("{set}, #expires = :exp"))
+            .expression_attribute_names("#expires", attr::TOKEN_EXPIRES_AT)
             .expression_attribute_values(":exp", AttributeValue::N(at.to_string())),
-        None => update.update_expression(format!("{set} REMOVE #expires")),
+        Expiry::Remove => update
+            .update_expression(format!("{set} REMOVE #expires"))
+            .expression_attribute_names("#expires", attr::TOKEN_EXPIRES_AT),
     };
-    update.send().await?;
-    Ok(token)
+    let new = update.send().await?;
+    let token_expires_at = new
+        .attributes
+        .and_then(|mut item| item.remove(attr::TOKEN_EXPIRES_AT))
+        .map(|value| match value {
+            AttributeValue::N(n) => n,
+            other => format!("{other:?}"),
+        });
+    Ok(Rotated {
+        token,
+        token_expires_at,
+    })
 }
 
 /// A stored connection as `(attribute, value)` lines, sorted by name; the token appears
@@ -217,4 +252,88 @@ pub async fn dump(
         each(Value::Object(out));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+    use aws_smithy_http_client::test_util::infallible_client_fn;
+
+    use super::*;
+
+    /// Every request sent: operation, JSON body.
+    type Requests = Arc<Mutex<Vec<(String, Value)>>>;
+
+    /// A client that records every request and answers an UpdateItem with `attributes`.
+    fn recording(attributes: Value) -> (Client, Requests) {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let log = seen.clone();
+        let http = infallible_client_fn(move |req| {
+            let target = req.headers()["x-amz-target"].to_str().unwrap().to_owned();
+            let body = serde_json::from_slice(req.body().bytes().unwrap()).unwrap();
+            log.lock().unwrap().push((target, body));
+            http::Response::new(serde_json::json!({ "Attributes": attributes }).to_string())
+        });
+        let config = aws_sdk_dynamodb::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::from_static("eu-west-1"))
+            .credentials_provider(Credentials::new("a", "b", None, None, "test"))
+            .endpoint_url("http://dynamodb.test")
+            .http_client(http)
+            .build();
+        (Client::from_conf(config), seen)
+    }
+
+    #[tokio::test]
+    async fn a_rotation_is_one_write_that_touches_the_expiry_only_when_told() {
+        let id = ConnectionId::parse("01J51S0JYV6N7K1030CV1ZKSCA").unwrap();
+        let stored = serde_json::json!({ "token_expires_at": { "N": "1893456000" } });
+        for (expiry, expression, answer) in [
+            (
+                Expiry::Keep,
+                "SET #token = :h, #updated = :now, #version = if_not_exists(#version, :zero) + :one",
+                &stored,
+            ),
+            (
+                Expiry::Set(7),
+                "SET #token = :h, #updated = :now, #version = if_not_exists(#version, :zero) + :one, #expires = :exp",
+                &stored,
+            ),
+            (
+                Expiry::Remove,
+                "SET #token = :h, #updated = :now, #version = if_not_exists(#version, :zero) + :one REMOVE #expires",
+                &serde_json::json!({}),
+            ),
+        ] {
+            let (client, seen) = recording(answer.clone());
+            let rotated = rotate_token(&client, "connections", &id, expiry)
+                .await
+                .unwrap();
+            let calls = seen.lock().unwrap().clone();
+            assert_eq!(calls.len(), 1, "{expiry:?}: {calls:?}");
+            let (target, body) = &calls[0];
+            assert_eq!(target, "DynamoDB_20120810.UpdateItem");
+            assert_eq!(body["UpdateExpression"], expression, "{expiry:?}");
+            assert_eq!(body["ConditionExpression"], "attribute_exists(#id)");
+            assert_eq!(body["ReturnValues"], "ALL_NEW");
+            let names = body["ExpressionAttributeNames"].to_string();
+            assert_eq!(
+                names.contains(attr::TOKEN_EXPIRES_AT),
+                expiry != Expiry::Keep,
+                "{names}"
+            );
+            assert_eq!(
+                body["ExpressionAttributeValues"].get(":exp").is_some(),
+                expiry == Expiry::Set(7)
+            );
+            assert_eq!(
+                body["ExpressionAttributeValues"][":h"]["S"],
+                sha256_hex(&rotated.token)
+            );
+            let expected = (expiry != Expiry::Remove).then(|| "1893456000".to_owned());
+            assert_eq!(rotated.token_expires_at, expected, "{expiry:?}");
+        }
+    }
 }

@@ -1,4 +1,5 @@
-//! New secrets and ids for operators: API keys, connection tokens, ULIDs.
+//! New secrets and ids for operators: API keys, connection tokens, ULIDs; and API keys
+//! read back from an operator's input.
 
 use std::io::Read;
 
@@ -29,6 +30,19 @@ pub fn new_ulid(now_ms: u64) -> std::io::Result<String> {
     Ok(encode_ulid(value))
 }
 
+/// The API key in `input` (standard input or a file): one line, its surrounding whitespace
+/// and line ending dropped, that the function would accept as `x-api-key`. The error
+/// never quotes the input, which may hold the secret.
+pub fn api_key_from(input: &str) -> Result<&str, &'static str> {
+    let key = input.trim_ascii();
+    if key.is_empty() {
+        return Err("no API key in it (it is empty)");
+    }
+    crate::auth::api_key(Some(key)).ok_or(
+        "not one API key: expected one line of visible ASCII, without spaces, as create-key printed it",
+    )
+}
+
 fn encode_ulid(value: u128) -> String {
     use crate::schema::ULID_ALPHABET as ALPHABET;
     (0..26)
@@ -50,6 +64,18 @@ mod tests {
         assert!(a < b);
         assert_eq!(encode_ulid(u128::MAX), "7ZZZZZZZZZZZZZZZZZZZZZZZZZ");
         assert_eq!(encode_ulid(0), "00000000000000000000000000");
+    }
+
+    #[test]
+    fn an_api_key_is_read_as_one_line() {
+        assert_eq!(api_key_from("uc_key_abc"), Ok("uc_key_abc"));
+        assert_eq!(api_key_from("uc_key_abc\n"), Ok("uc_key_abc"));
+        assert_eq!(api_key_from(" uc_key_abc\r\n"), Ok("uc_key_abc"));
+        for bad in ["", "\n", " \t\r\n", "a\nb", "a b", "a\tb", "caf\u{e9}"] {
+            assert!(api_key_from(bad).is_err(), "{bad:?}");
+        }
+        let long = "k".repeat(crate::auth::MAX_CREDENTIAL_LEN + 1);
+        assert!(api_key_from(&long).is_err());
     }
 
     #[test]

@@ -1,15 +1,18 @@
 //! connections-admin: tables, API keys, connection tokens and demo data, against any
 //! DynamoDB endpoint. It parses arguments and prints; `update_connection::admin` does the
-//! work. Secrets are printed once and stored only as SHA-256 digests.
+//! work. Secrets are printed once and stored only as SHA-256 digests; the public demo ones
+//! go only to a loopback endpoint unless the operator says otherwise.
 
+use std::io::Read;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use aws_config::BehaviorVersion;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::BoxError;
 use clap::{Args, Parser, Subcommand};
-use update_connection::admin::operations::{self, NewConnection};
-use update_connection::admin::{Seed, create_tables};
+use update_connection::admin::operations::{self, Expiry, NewConnection};
+use update_connection::admin::{Endpoint, Seed, api_key_from, create_tables, dynamodb_endpoint};
 use update_connection::auth::sha256_hex;
 use update_connection::domain::{ConnectionId, CustomerId, Email, Mobile};
 
@@ -21,8 +24,10 @@ struct Cli {
     /// A DynamoDB endpoint, such as DynamoDB Local's http://127.0.0.1:8000.
     #[arg(long, global = true)]
     endpoint: Option<String>,
+    /// The connections table's name.
     #[arg(long, global = true, env = "CONNECTIONS_TABLE")]
     connections_table: Option<String>,
+    /// The API keys table's name.
     #[arg(long, global = true, env = "API_KEYS_TABLE")]
     api_keys_table: Option<String>,
     #[command(subcommand)]
@@ -33,13 +38,19 @@ struct Cli {
 enum Command {
     /// Create both tables as template.yaml defines them.
     CreateTables,
-    /// Write demo keys and connections (default: the built-in demo/seed.json).
+    /// Write demo keys and connections (default: the built-in demo/seed.json). Their
+    /// secrets are public, so only to a loopback endpoint unless told otherwise.
     SeedDemo {
+        /// A seed file in demo/seed.json's format, instead of the built-in one.
         #[arg(long)]
-        file: Option<std::path::PathBuf>,
+        file: Option<PathBuf>,
+        /// Write them even where the endpoint is not loopback (127.0.0.0/8, ::1, localhost).
+        #[arg(long)]
+        write_public_demo_credentials: bool,
     },
     /// Make an API key: prints the secret once, stores its SHA-256.
     CreateKey {
+        /// The client id the key authenticates as.
         #[arg(long)]
         client: String,
     },
@@ -49,38 +60,50 @@ enum Command {
     DeleteKey(KeyRef),
     /// Make an active connection: prints its id and token once.
     CreateConnection {
+        /// The client id that owns the connection.
         #[arg(long)]
         client: String,
+        /// The customer's id at the client.
         #[arg(long, value_parser = |v: &str| CustomerId::parse(v))]
         customer: CustomerId,
+        /// The retailer's id (a ULID).
         #[arg(long, value_parser = ulid)]
         retailer: ConnectionId,
         /// Comma-separated; default connections:write.
         #[arg(long, value_delimiter = ',')]
         scopes: Vec<String>,
-        /// Epoch seconds.
-        #[arg(long)]
+        /// When the token expires, in epoch seconds (default: never).
+        #[arg(long, value_name = "EPOCH")]
         expires_at: Option<u64>,
+        /// The customer's email address.
         #[arg(long, value_parser = |v: &str| Email::parse(v))]
         email: Option<Email>,
+        /// The customer's mobile number, in E.164 form (+14155550123).
         #[arg(long, value_parser = |v: &str| Mobile::parse(v))]
         mobile: Option<Mobile>,
     },
-    /// Replace a connection's token: prints the new one once.
+    /// Replace a connection's token: prints the new one once. Its expiry stays as it was
+    /// unless --expires-at or --no-expiry says otherwise.
     RotateToken {
+        /// The connection's id (a ULID).
         #[arg(long, value_parser = ulid)]
         id: ConnectionId,
-        /// Epoch seconds; without it the new token does not expire.
-        #[arg(long)]
+        /// A new expiry for the token, in epoch seconds.
+        #[arg(long, value_name = "EPOCH", conflicts_with = "no_expiry")]
         expires_at: Option<u64>,
+        /// Remove the expiry: the new token never expires.
+        #[arg(long)]
+        no_expiry: bool,
     },
     /// Remove a connection's item (throwaway test data).
     DeleteConnection {
+        /// The connection's id (a ULID).
         #[arg(long, value_parser = ulid)]
         id: ConnectionId,
     },
     /// Print a stored connection (its token only as a digest).
     Show {
+        /// The connection's id (a ULID).
         #[arg(long, value_parser = ulid)]
         id: ConnectionId,
     },
@@ -88,23 +111,43 @@ enum Command {
     Dump,
 }
 
-/// An API key, by its secret or by its digest.
+/// An API key, by its secret or by its digest. The secret never comes as an argument:
+/// arguments show in the process list and shell history.
 #[derive(Args)]
 #[group(required = true, multiple = false)]
 struct KeyRef {
+    /// Read the key's secret from standard input (one line).
     #[arg(long)]
-    secret: Option<String>,
-    #[arg(long)]
+    secret_stdin: bool,
+    /// Read the key's secret from this file (one line).
+    #[arg(long, value_name = "PATH")]
+    secret_file: Option<PathBuf>,
+    /// The key's SHA-256 digest in hex, as create-key printed it.
+    #[arg(long, value_name = "DIGEST")]
     sha256: Option<String>,
 }
 
 impl KeyRef {
-    fn digest(&self) -> String {
-        match (&self.secret, &self.sha256) {
-            (Some(secret), _) => sha256_hex(secret),
-            (None, Some(digest)) => digest.to_ascii_lowercase(),
-            (None, None) => String::new(),
+    fn digest(&self) -> Result<String, BoxError> {
+        if let Some(digest) = &self.sha256 {
+            return Ok(digest.to_ascii_lowercase());
         }
+        let (input, source) = match &self.secret_file {
+            Some(path) => {
+                let input = std::fs::read_to_string(path)
+                    .map_err(|e| format!("cannot read --secret-file {}: {e}", path.display()))?;
+                (input, format!("--secret-file {}", path.display()))
+            }
+            None => {
+                let mut input = String::new();
+                std::io::stdin()
+                    .read_to_string(&mut input)
+                    .map_err(|e| format!("cannot read standard input: {e}"))?;
+                (input, "standard input".to_owned())
+            }
+        };
+        let secret = api_key_from(&input).map_err(|e| format!("{source}: {e}"))?;
+        Ok(sha256_hex(secret))
     }
 }
 
@@ -134,11 +177,25 @@ fn describe(e: &(dyn std::error::Error + 'static)) -> String {
     text
 }
 
+/// The client, and the endpoint it calls.
+async fn connect(endpoint: Option<&str>) -> (Client, Endpoint) {
+    if let Some(url) = endpoint {
+        let client = update_connection::store::dynamodb_client_at(url).await;
+        let region = client.config().region().map(ToString::to_string);
+        let url = Some(url.to_owned());
+        return (client, Endpoint { url, region });
+    }
+    let sdk = aws_config::load_defaults(BehaviorVersion::latest()).await;
+    let url = dynamodb_endpoint(&sdk);
+    // Set explicitly, so that the endpoint checked is the endpoint called.
+    let mut config = aws_sdk_dynamodb::config::Builder::from(&sdk);
+    config.set_endpoint_url(url.clone());
+    let region = sdk.region().map(ToString::to_string);
+    (Client::from_conf(config.build()), Endpoint { url, region })
+}
+
 async fn run(cli: Cli) -> Result<(), BoxError> {
-    let client = match &cli.endpoint {
-        Some(endpoint) => update_connection::store::dynamodb_client_at(endpoint).await,
-        None => Client::new(&aws_config::load_defaults(BehaviorVersion::latest()).await),
-    };
+    let (client, endpoint) = connect(cli.endpoint.as_deref()).await;
     let connections = || {
         cli.connections_table
             .clone()
@@ -154,12 +211,25 @@ async fn run(cli: Cli) -> Result<(), BoxError> {
             create_tables(&client, &connections()?, &api_keys()?).await?;
             println!("created {} and {}", connections()?, api_keys()?);
         }
-        Command::SeedDemo { file } => {
+        Command::SeedDemo {
+            file,
+            write_public_demo_credentials,
+        } => {
+            let (connections, api_keys) = (connections()?, api_keys()?);
+            if !write_public_demo_credentials && !endpoint.is_loopback() {
+                return Err(format!(
+                    "seed-demo writes API keys and tokens whose secrets are public, so only to a \
+                     loopback endpoint (127.0.0.0/8, ::1, localhost); refused to write tables \
+                     {connections} and {api_keys} at {endpoint}. To write them there anyway, \
+                     pass --write-public-demo-credentials"
+                )
+                .into());
+            }
             let seed = match file {
                 Some(path) => serde_json::from_str(&std::fs::read_to_string(path)?)?,
                 None => Seed::demo()?,
             };
-            seed.write(&client, &connections()?, &api_keys()?).await?;
+            seed.write(&client, &connections, &api_keys).await?;
             println!(
                 "wrote {} API keys and {} connections",
                 seed.api_keys.len(),
@@ -173,12 +243,12 @@ async fn run(cli: Cli) -> Result<(), BoxError> {
             println!("API key (shown once, not stored): {}", key.secret);
         }
         Command::RevokeKey(key) => {
-            let digest = key.digest();
+            let digest = key.digest()?;
             operations::revoke_key(&client, &api_keys()?, &digest).await?;
             println!("revoked {digest} (instances may accept it for up to the key cache TTL)");
         }
         Command::DeleteKey(key) => {
-            let digest = key.digest();
+            let digest = key.digest()?;
             if operations::delete_key(&client, &api_keys()?, &digest).await? {
                 println!("deleted key {digest}");
             } else {
@@ -211,10 +281,27 @@ async fn run(cli: Cli) -> Result<(), BoxError> {
             println!("connection_id: {}", connection.connection_id);
             println!("token (shown once, not stored): {}", connection.token);
         }
-        Command::RotateToken { id, expires_at } => {
-            let token = operations::rotate_token(&client, &connections()?, &id, expires_at).await?;
+        Command::RotateToken {
+            id,
+            expires_at,
+            no_expiry,
+        } => {
+            let expiry = match (expires_at, no_expiry) {
+                (Some(at), _) => Expiry::Set(at),
+                (None, true) => Expiry::Remove,
+                (None, false) => Expiry::Keep,
+            };
+            let rotated = operations::rotate_token(&client, &connections()?, &id, expiry).await?;
             println!("connection_id: {id}");
-            println!("token (shown once, not stored): {token}");
+            println!("token (shown once, not stored): {}", rotated.token);
+            let never = "(the token never expires)";
+            let said = match (expiry, rotated.token_expires_at) {
+                (Expiry::Remove, _) => format!("removed {never}"),
+                (Expiry::Set(at), stored) => format!("set {}", stored.unwrap_or(at.to_string())),
+                (Expiry::Keep, Some(at)) => format!("kept {at}"),
+                (Expiry::Keep, None) => format!("kept none {never}"),
+            };
+            println!("token_expires_at: {said}");
         }
         Command::DeleteConnection { id } => {
             if operations::delete_connection(&client, &connections()?, &id).await? {
@@ -233,4 +320,28 @@ async fn run(cli: Cli) -> Result<(), BoxError> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn every_flag_has_help() {
+        let cli = Cli::command();
+        cli.clone().debug_assert();
+        let mut missing = Vec::new();
+        for command in std::iter::once(&cli).chain(cli.get_subcommands()) {
+            for arg in command.get_arguments() {
+                let help = arg.get_help().map(ToString::to_string).unwrap_or_default();
+                if help.trim().is_empty() {
+                    let flag = arg.get_long().unwrap_or(arg.get_id().as_str());
+                    missing.push(format!("{} --{flag}", command.get_name()));
+                }
+            }
+        }
+        assert!(missing.is_empty(), "flags without help: {missing:?}");
+    }
 }

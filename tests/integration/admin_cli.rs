@@ -1,31 +1,103 @@
-//! The `connections-admin` binary as scripts/smoke uses it against a deployed stack: a
-//! throwaway key and connection that the function accepts, then revoke, delete-connection
-//! and delete-key leave nothing behind (and run again, find nothing and still succeed).
+//! The `connections-admin` binary against DynamoDB Local: as scripts/smoke uses it against a
+//! deployed stack (a throwaway key and connection that the function accepts, then revoke,
+//! delete-connection and delete-key leave nothing behind, and run again, find nothing and
+//! still succeed), and the guards around its demo data, secrets and token expiry.
 
-use std::process::Command;
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use aws_sdk_dynamodb::types::AttributeValue;
+use update_connection::admin::create_tables;
+use update_connection::auth::sha256_hex;
+use update_connection::store::dynamodb_client_at;
 
 use crate::support::*;
 
-fn admin(f: &Fixture, args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_connections-admin"))
+/// Variables to set (`Some`) or remove (`None`).
+type Env<'a> = Vec<(&'a str, Option<&'a str>)>;
+
+/// Runs connections-admin on `tables` (connections, API keys) with DynamoDB Local as
+/// `AWS_ENDPOINT_URL_DYNAMODB` unless `env` sets (`Some`) or removes (`None`) it, and
+/// `stdin` as its input. No AWS setting of this machine reaches it: no profile, no config
+/// file, no metadata service.
+fn run(tables: (&str, &str), env: &[(&str, Option<&str>)], args: &[&str], stdin: &str) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_connections-admin"));
+    for name in [
+        "AWS_PROFILE",
+        "AWS_DEFAULT_REGION",
+        "AWS_SESSION_TOKEN",
+        "AWS_ENDPOINT_URL",
+        "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
+        "CONNECTIONS_TABLE",
+        "API_KEYS_TABLE",
+    ] {
+        command.env_remove(name);
+    }
+    command
+        .env("AWS_CONFIG_FILE", "/nonexistent/aws-config")
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            "/nonexistent/aws-credentials",
+        )
+        .env("AWS_EC2_METADATA_DISABLED", "true")
         .env("AWS_ENDPOINT_URL_DYNAMODB", endpoint())
         .env("AWS_REGION", "eu-west-1")
         .env("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
-        .env("AWS_SECRET_ACCESS_KEY", "secret")
-        .args(["--connections-table", &f.connections])
-        .args(["--api-keys-table", &f.api_keys])
+        .env("AWS_SECRET_ACCESS_KEY", "secret");
+    for (name, value) in env {
+        match value {
+            Some(value) => command.env(name, value),
+            None => command.env_remove(name),
+        };
+    }
+    let mut child = command
+        .args(["--connections-table", tables.0])
+        .args(["--api-keys-table", tables.1])
         .args(args)
-        .output()
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .expect("run connections-admin");
-    let stdout = String::from_utf8(out.stdout).unwrap();
+    // The binary may exit before reading it; a broken pipe is not the test's failure.
+    let _ = child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin.as_bytes());
+    child.wait_with_output().expect("connections-admin output")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Runs connections-admin on the fixture's tables; it must succeed. Returns its stdout.
+fn admin(f: &Fixture, args: &[&str]) -> String {
+    admin_with_stdin(f, args, "")
+}
+
+fn admin_with_stdin(f: &Fixture, args: &[&str], stdin: &str) -> String {
+    let out = run((&f.connections, &f.api_keys), &[], args, stdin);
     assert!(
         out.status.success(),
-        "connections-admin {args:?} failed: {stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
+        "connections-admin {args:?} failed: {}{}",
+        text(&out.stdout),
+        text(&out.stderr)
     );
-    stdout
+    text(&out.stdout)
+}
+
+/// Runs connections-admin on the fixture's tables; it must fail. Returns its stderr.
+fn admin_fails(f: &Fixture, args: &[&str], stdin: &str) -> String {
+    let out = run((&f.connections, &f.api_keys), &[], args, stdin);
+    assert!(
+        !out.status.success(),
+        "connections-admin {args:?} succeeded: {}",
+        text(&out.stdout)
+    );
+    text(&out.stderr)
 }
 
 /// The value after `label` on the line that starts with it.
@@ -96,7 +168,7 @@ async fn a_throwaway_key_and_connection_work_and_then_leave_nothing_behind() {
 
     let deleted = admin(&f, &["delete-connection", "--id", &id]);
     assert_eq!(deleted.trim(), format!("deleted connection {id}"));
-    let deleted = admin(&f, &["delete-key", "--secret", &secret]);
+    let deleted = admin_with_stdin(&f, &["delete-key", "--secret-stdin"], &secret);
     assert_eq!(deleted.trim(), format!("deleted key {digest}"));
     assert!(f.item(&id).await.is_none());
     assert!(key_item(&f, &digest).await.is_none());
@@ -107,4 +179,309 @@ async fn a_throwaway_key_and_connection_work_and_then_leave_nothing_behind() {
     assert!(again.contains("nothing to delete"), "{again}");
     let again = admin(&f, &["delete-key", "--sha256", &digest]);
     assert!(again.contains("nothing to delete"), "{again}");
+}
+
+static TABLES: AtomicUsize = AtomicUsize::new(0);
+
+/// A fresh pair of empty tables (the fixture's come seeded): connections, API keys.
+async fn empty_tables() -> (String, String) {
+    let client = dynamodb_client_at(endpoint()).await;
+    let n = TABLES.fetch_add(1, Ordering::SeqCst);
+    let connections = format!("admin-connections-{}-{n}", std::process::id());
+    let api_keys = format!("admin-api-keys-{}-{n}", std::process::id());
+    create_tables(&client, &connections, &api_keys)
+        .await
+        .expect("tables created in DynamoDB Local");
+    (connections, api_keys)
+}
+
+async fn count(table: &str) -> i32 {
+    dynamodb_client_at(endpoint())
+        .await
+        .scan()
+        .table_name(table)
+        .consistent_read(true)
+        .select(aws_sdk_dynamodb::types::Select::Count)
+        .send()
+        .await
+        .expect("scan")
+        .count
+}
+
+#[tokio::test]
+async fn seed_demo_writes_the_public_demo_credentials_only_to_a_loopback_endpoint() {
+    let (connections, api_keys) = empty_tables().await;
+    let tables = (connections.as_str(), api_keys.as_str());
+    let port = endpoint()
+        .rsplit(':')
+        .next()
+        .expect("DynamoDB Local's port");
+    // TEST-NET-1: refused before any call, so never contacted.
+    let far = "http://192.0.2.1:8000";
+    // Not loopback, yet it reaches DynamoDB Local (Linux connects 0.0.0.0 to this host):
+    // tables still empty after it prove a refusal, not a connection that failed.
+    let any = format!("http://0.0.0.0:{port}");
+    let seed_file = concat!(env!("CARGO_MANIFEST_DIR"), "/demo/seed.json");
+    let default = "the default AWS endpoint for region eu-west-1";
+    let no_service_env = ("AWS_ENDPOINT_URL_DYNAMODB", None);
+    let refused: [(Env, Vec<&str>, &str); 7] = [
+        (vec![], vec!["--endpoint", far], far),
+        (vec![("AWS_ENDPOINT_URL_DYNAMODB", Some(far))], vec![], far),
+        (
+            vec![no_service_env, ("AWS_ENDPOINT_URL", Some(far))],
+            vec![],
+            far,
+        ),
+        (vec![], vec!["--endpoint", &any], &any),
+        (
+            vec![("AWS_ENDPOINT_URL_DYNAMODB", Some(&any))],
+            vec![],
+            &any,
+        ),
+        (vec![], vec!["--endpoint", &any, "--file", seed_file], &any),
+        (vec![no_service_env], vec![], default),
+    ];
+    for (env, flags, named) in refused {
+        let args = [&["seed-demo"][..], &flags].concat();
+        let out = run(tables, &env, &args, "");
+        let stderr = text(&out.stderr);
+        assert!(!out.status.success(), "{env:?} {args:?} was not refused");
+        for name in [named, &connections, &api_keys] {
+            assert!(
+                stderr.contains(name),
+                "{env:?} {args:?}: {name} not named in {stderr}"
+            );
+        }
+        assert!(
+            stderr.contains("--write-public-demo-credentials"),
+            "{stderr}"
+        );
+        assert_eq!(text(&out.stdout), "", "{env:?} {args:?}");
+        assert_eq!(
+            count(&connections).await,
+            0,
+            "{env:?} {args:?} wrote connections"
+        );
+        assert_eq!(count(&api_keys).await, 0, "{env:?} {args:?} wrote API keys");
+    }
+
+    let wrote = format!(
+        "wrote {} API keys and {} connections",
+        seed().api_keys.len(),
+        seed().connections.len()
+    );
+    let local = format!("http://localhost:{port}");
+    for (env, flags) in [
+        (vec![], vec!["--endpoint", local.as_str()]),
+        (vec![], vec!["--endpoint", endpoint()]),
+        (
+            vec![
+                ("AWS_ENDPOINT_URL_DYNAMODB", None),
+                ("AWS_ENDPOINT_URL", Some(endpoint())),
+            ],
+            vec![],
+        ),
+        (vec![], vec![]),
+        // Told so in words, it writes anywhere.
+        (
+            vec![("AWS_ENDPOINT_URL_DYNAMODB", Some(any.as_str()))],
+            vec!["--write-public-demo-credentials"],
+        ),
+    ] {
+        let (connections, api_keys) = empty_tables().await;
+        let args = [&["seed-demo"][..], &flags].concat();
+        let out = run((&connections, &api_keys), &env, &args, "");
+        assert!(
+            out.status.success(),
+            "{env:?} {args:?}: {}",
+            text(&out.stderr)
+        );
+        assert_eq!(text(&out.stdout).trim(), wrote);
+        assert_eq!(count(&connections).await as usize, seed().connections.len());
+        assert_eq!(count(&api_keys).await as usize, seed().api_keys.len());
+    }
+}
+
+async fn key_status(f: &Fixture, digest: &str) -> Option<String> {
+    key_item(f, digest).await.map(|i| s(&i, "status"))
+}
+
+#[tokio::test]
+async fn revoke_and_delete_key_read_the_secret_from_stdin_or_a_file_never_an_argument() {
+    let f = Fixture::new().await;
+    let mut keys = Vec::new();
+    for client in ["cli-a", "cli-b"] {
+        let out = run(
+            (&f.connections, &f.api_keys),
+            &[],
+            &["create-key", "--client", client],
+            "",
+        );
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+        let secret = field(&stdout, "API key (shown once, not stored):");
+        assert_eq!(stdout.matches(&secret).count(), 1, "printed once: {stdout}");
+        assert!(!stderr.contains(&secret));
+        keys.push((secret, field(&stdout, "key_sha256:")));
+    }
+    let [(a, a_digest), (b, b_digest)] = [keys[0].clone(), keys[1].clone()];
+    let active = Some("active".to_owned());
+
+    // No flag takes a secret as its value: clap refuses them (exit 2) and echoes no secret.
+    for command in ["revoke-key", "delete-key"] {
+        let with_value = format!("--secret={a}");
+        for args in [vec![command, "--secret", &a], vec![command, &with_value]] {
+            let out = run((&f.connections, &f.api_keys), &[], &args, "");
+            let stderr = text(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+            assert!(stderr.contains("--secret"), "{stderr}");
+            assert!(
+                !stderr.contains(&a) && !text(&out.stdout).contains(&a),
+                "{stderr}"
+            );
+        }
+    }
+    // One source only, and input that cannot be a key is refused without echoing it.
+    let both = admin_fails(
+        &f,
+        &["revoke-key", "--secret-stdin", "--sha256", &a_digest],
+        &a,
+    );
+    assert!(both.contains("cannot be used with"), "{both}");
+    for input in [
+        String::new(),
+        "\n".into(),
+        format!("{a}\n{b}\n"),
+        format!("{a} {b}"),
+    ] {
+        let refused = admin_fails(&f, &["delete-key", "--secret-stdin"], &input);
+        assert!(refused.contains("standard input"), "{input:?}: {refused}");
+        assert!(!refused.contains(&a) && !refused.contains(&b), "{refused}");
+    }
+    assert_eq!(key_status(&f, &a_digest).await, active);
+    assert_eq!(key_status(&f, &b_digest).await, active);
+
+    // From standard input, with the newline that echo or a here-string adds.
+    let revoked = admin_with_stdin(&f, &["revoke-key", "--secret-stdin"], &format!("{a}\n"));
+    assert!(
+        revoked.starts_with(&format!("revoked {a_digest} ")),
+        "{revoked}"
+    );
+    assert!(!revoked.contains(&a));
+    assert_eq!(key_status(&f, &a_digest).await, Some("revoked".to_owned()));
+    assert_eq!(key_status(&f, &b_digest).await, active);
+
+    // From a file only its owner can read.
+    let file = std::env::temp_dir().join(format!("admin-cli-{}-secret", std::process::id()));
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut out = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&file)
+            .expect("secret file");
+        writeln!(out, "{a}").expect("secret written");
+    }
+    let path = file.to_str().expect("a UTF-8 temp path");
+    let deleted = admin(&f, &["delete-key", "--secret-file", path]);
+    std::fs::remove_file(&file).expect("secret file removed");
+    assert_eq!(deleted.trim(), format!("deleted key {a_digest}"));
+    assert_eq!(key_status(&f, &a_digest).await, None);
+    assert_eq!(key_status(&f, &b_digest).await, active);
+    let missing = admin_fails(&f, &["delete-key", "--secret-file", path], "");
+    assert!(missing.contains(path), "{missing}");
+
+    let deleted = admin_with_stdin(&f, &["delete-key", "--secret-stdin"], &b);
+    assert_eq!(deleted.trim(), format!("deleted key {b_digest}"));
+    assert_eq!(key_status(&f, &b_digest).await, None);
+}
+
+#[tokio::test]
+async fn rotate_token_keeps_the_expiry_unless_told_to_set_or_remove_it() {
+    let f = Fixture::new().await;
+    let created = admin(
+        &f,
+        &[
+            "create-connection",
+            "--client",
+            "client-demo",
+            "--customer",
+            "rotate-customer",
+            "--retailer",
+            "01J7SC0NN73R6F5VVSP3ZKPDA3",
+            "--expires-at",
+            "1893456000",
+        ],
+    );
+    let id = field(&created, "connection_id:");
+    let mut token = field(&created, "token (shown once, not stored):");
+    assert_eq!(
+        created.matches(&token).count(),
+        1,
+        "printed once: {created}"
+    );
+    let expiry = |item: &Item| item.get("token_expires_at").cloned();
+    let number = |v: &str| Some(AttributeValue::N(v.into()));
+    assert_eq!(expiry(&f.item(&id).await.unwrap()), number("1893456000"));
+
+    for (flags, said, stored) in [
+        (vec![], "kept 1893456000", number("1893456000")),
+        (
+            vec!["--expires-at", "1900000000"],
+            "set 1900000000",
+            number("1900000000"),
+        ),
+        (vec![], "kept 1900000000", number("1900000000")),
+        (
+            vec!["--no-expiry"],
+            "removed (the token never expires)",
+            None,
+        ),
+        (vec![], "kept none (the token never expires)", None),
+        (
+            vec!["--expires-at", "1893456000"],
+            "set 1893456000",
+            number("1893456000"),
+        ),
+    ] {
+        let before = f.item(&id).await.unwrap();
+        let args = [&["rotate-token", "--id", &id][..], &flags].concat();
+        let out = admin(&f, &args);
+        let new = field(&out, "token (shown once, not stored):");
+        assert_eq!(out.matches(&new).count(), 1, "printed once: {out}");
+        assert_ne!(new, token, "{args:?}");
+        assert_eq!(field(&out, "token_expires_at:"), said, "{args:?}");
+        let after = f.item(&id).await.unwrap();
+        assert_eq!(expiry(&after), stored, "{args:?}");
+        assert_eq!(s(&after, "token_sha256"), sha256_hex(&new), "{args:?}");
+        assert_eq!(n(&after, "version"), n(&before, "version") + 1, "{args:?}");
+        // Nothing else moves: not the scopes, not the contact details, not the status.
+        let rest = |item: &Item| {
+            let mut item = item.clone();
+            for name in ["token_sha256", "token_expires_at", "updated_at", "version"] {
+                item.remove(name);
+            }
+            item
+        };
+        assert_eq!(rest(&after), rest(&before), "{args:?}");
+        token = new;
+    }
+
+    let before = f.item(&id).await.unwrap();
+    let both = [
+        "rotate-token",
+        "--id",
+        &id,
+        "--expires-at",
+        "1",
+        "--no-expiry",
+    ];
+    let refused = admin_fails(&f, &both, "");
+    assert!(refused.contains("cannot be used with"), "{refused}");
+    let unknown = admin_fails(&f, &["rotate-token", "--id", UNKNOWN], "");
+    assert!(!unknown.contains("uc_tok_"), "{unknown}");
+    assert_eq!(f.item(&id).await.unwrap(), before);
+    assert!(f.item(UNKNOWN).await.is_none());
 }
