@@ -270,12 +270,7 @@ mod tests {
     fn every_member_is_parsed_by_its_own_rules() {
         // A string each member accepts, and what its null means.
         for m in Member::ALL {
-            let good = match m {
-                Member::CustomerId => "C-1",
-                Member::Email => "a@b.co",
-                Member::Mobile => "+14155550123",
-                Member::Status => "disconnected",
-            };
+            let good = m.example();
             let p = parse(&format!(r#"{{"{}":"{good}"}}"#, m.name())).unwrap();
             assert_eq!(p.change(*m), &Change::Set(good.into()), "{m:?}");
             let null = parse(&format!(r#"{{"{}":null}}"#, m.name()));

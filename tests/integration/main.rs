@@ -12,6 +12,7 @@ mod event_sources;
 mod events_replay;
 mod faults;
 mod gateway_responses;
+mod members;
 mod openapi;
 mod round_trips;
 mod samconfig;
