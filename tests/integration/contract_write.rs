@@ -12,13 +12,18 @@ async fn disconnect_writes_and_returns_the_connection() {
     assert_eq!(reply.status, 200, "{}", reply.body);
     assert_eq!(reply.header("content-type"), Some("application/json"));
     assert_eq!(reply.header("etag"), Some("\"2\""));
-    assert_eq!(
-        reply.body,
-        json!({"connection_id": ACTIVE, "customer_id": "8a46e581-48ba-498a-9ad0-2ee72582e1af",
-               "retailer_id": "01J7SC0NN73R6F5VVSP3ZKPDA3", "status": "disconnected",
-               "email": "alice@example.com", "mobile": null})
-    );
     let item = f.item(ACTIVE).await.unwrap();
+    assert_eq!(reply.body, view(&item));
+    for (member, value) in [
+        ("connection_id", json!(ACTIVE)),
+        ("customer_id", json!("8a46e581-48ba-498a-9ad0-2ee72582e1af")),
+        ("retailer_id", json!("01J7SC0NN73R6F5VVSP3ZKPDA3")),
+        ("status", json!("disconnected")),
+        ("email", json!("alice@example.com")),
+        ("mobile", json!(null)),
+    ] {
+        assert_eq!(reply.body[member], value, "{member}");
+    }
     assert_eq!(s(&item, "status"), "disconnected");
     assert_eq!(n(&item, "version"), 2);
     assert_ne!(s(&item, "updated_at"), "2026-01-01T00:00:00.000Z");
@@ -54,7 +59,7 @@ async fn contact_update_sets_and_removes() {
     assert_eq!(reply.body["email"], "bob@example.org");
     assert_eq!(reply.body["mobile"], json!(null));
     assert_eq!(reply.body["status"], "active");
-    assert_eq!(reply.body.as_object().unwrap().len(), 6);
+    assert_eq!(reply.body, view(&f.item(ACTIVE_B).await.unwrap()));
     let item = f.item(ACTIVE_B).await.unwrap();
     assert_eq!(s(&item, "email"), "bob@example.org");
     assert!(!item.contains_key("mobile"), "null removes the attribute");
