@@ -13,6 +13,9 @@ pub struct Config {
     /// One cheap DynamoDB read during init, so that the first request does not pay for the
     /// connection, TLS handshake and credentials (`DYNAMODB_WARM_UP`, default on).
     pub warm_up: bool,
+    /// `REQUIRE_IF_MATCH` (default false): a write without an entity tag in If-Match is
+    /// answered 428 `precondition-required`.
+    pub require_if_match: bool,
     /// The metrics' `FunctionName` dimension (`AWS_LAMBDA_FUNCTION_NAME`).
     pub function_name: String,
     pub dynamodb: DynamoDbSettings,
@@ -81,6 +84,7 @@ impl Config {
             api_keys_table: api_keys.into(),
             api_key_cache_ttl: DEFAULT_API_KEY_CACHE_TTL,
             warm_up: false,
+            require_if_match: false,
             function_name: "update-connection".into(),
             dynamodb: DynamoDbSettings::default(),
         }
@@ -114,21 +118,20 @@ impl Config {
                 "must be at most 300 seconds",
             ));
         }
-        let warm_up = match var("DYNAMODB_WARM_UP").as_deref().map(str::trim) {
-            None | Some("1" | "true" | "on") => true,
-            Some("0" | "false" | "off") => false,
-            Some(_) => {
-                return Err(ConfigError::Invalid(
-                    "DYNAMODB_WARM_UP",
-                    "must be true or false",
-                ));
-            }
+        let flag = |name: &'static str, default: bool| match var(name).as_deref().map(str::trim) {
+            None => Ok(default),
+            Some("1" | "true" | "on") => Ok(true),
+            Some("0" | "false" | "off") => Ok(false),
+            Some(_) => Err(ConfigError::Invalid(name, "must be true or false")),
         };
+        let warm_up = flag("DYNAMODB_WARM_UP", true)?;
+        let require_if_match = flag("REQUIRE_IF_MATCH", false)?;
         Ok(Self {
             connections_table: required("CONNECTIONS_TABLE")?,
             api_keys_table: required("API_KEYS_TABLE")?,
             api_key_cache_ttl: ttl,
             warm_up,
+            require_if_match,
             function_name: var("AWS_LAMBDA_FUNCTION_NAME")
                 .unwrap_or_else(|| "update-connection".into()),
             dynamodb: DynamoDbSettings::from_lookup(&var),

@@ -7,7 +7,10 @@ use crate::auth::{self, ApiKeyCache, KeyLookup};
 use crate::clock;
 use crate::config::Config;
 use crate::domain::rules::{Explanation, why_refused};
-use crate::domain::{Caller, Connection, ConnectionId, Patch, Precondition, UpdateRequest};
+use crate::domain::{
+    Caller, Connection, ConnectionId, Idempotency, IdempotencyKey, Patch, Precondition,
+    UpdateRequest,
+};
 use crate::http::event::{Event, HeaderValue};
 use crate::http::response::JSON;
 use crate::http::route::{check_media_type, connection_route};
@@ -23,6 +26,8 @@ pub struct App {
     store: Store,
     keys: ApiKeyCache,
     line: RequestLine,
+    /// `REQUIRE_IF_MATCH`: a write without an entity tag in If-Match is 428.
+    require_if_match: bool,
 }
 
 impl App {
@@ -37,6 +42,7 @@ impl App {
             store,
             keys: ApiKeyCache::new(config.api_key_cache_ttl),
             line: RequestLine::new(&config.function_name, sink),
+            require_if_match: config.require_if_match,
         }
     }
 
@@ -107,11 +113,17 @@ impl App {
         let id = ConnectionId::parse(raw_id).ok_or_else(Problem::not_found)?;
         log.connection_id = Some(id.as_str().to_owned());
 
-        // 5. The body, then If-Match.
-        check_media_type(event.header("content-type"))?;
+        // 5. The body (its media type says what `null` means), If-Match, Idempotency-Key.
+        let format = check_media_type(event.header("content-type"))?;
         let body = event.body(MAX_BODY_BYTES)?;
-        let patch = Patch::from_json(&body)?;
+        let patch = Patch::parse(&body, format)?;
         let precondition = Precondition::from_lines(&event.header_lines("if-match"))?;
+        let key = IdempotencyKey::from_lines(&event.header_lines("idempotency-key"))?;
+        // `*` asks only that the connection exist: it cannot prevent a lost update.
+        if self.require_if_match && !matches!(precondition, Precondition::Versions(_)) {
+            return Err(Problem::precondition_required());
+        }
+        let idempotency = key.map(|key| Idempotency::new(key, &patch, &precondition));
 
         // 6. One conditional write carries every remaining rule.
         let request = UpdateRequest {
@@ -123,6 +135,7 @@ impl App {
             },
             patch,
             precondition,
+            idempotency,
             now: clock::now(),
         };
         let outcome = log
@@ -138,6 +151,9 @@ impl App {
         match why_refused(&old, &request) {
             Explanation::Refused(refusal) => Err(refusal.into()),
             Explanation::AlreadyApplied => success(&old),
+            Explanation::Replayed => {
+                success(&old).map(|r| r.with_header("idempotent-replayed", "true"))
+            }
             Explanation::Unexplained => {
                 tracing::error!(event = "unexplained-condition-failure");
                 Err(Problem::internal())

@@ -35,6 +35,14 @@ pub mod connection {
         "previous_request_id_2",
         "previous_request_id_3",
     ];
+    /// The `Idempotency-Key` records (`key fingerprint`) of the latest writes that carried
+    /// one, newest first, shifted like the request ids by each such write.
+    pub const IDEMPOTENCY_RECORDS: [&str; 4] = [
+        "last_idempotency_key",
+        "previous_idempotency_key_1",
+        "previous_idempotency_key_2",
+        "previous_idempotency_key_3",
+    ];
     pub const STATUSES: [&str; 4] = ["initialized", "unauthenticated", "active", "disconnected"];
 }
 

@@ -58,6 +58,15 @@ pub const RECENT_REQUEST_IDS: [&str; 4] = [
     "previous_request_id_3",
 ];
 
+/// The `Idempotency-Key` records (`<key> <fingerprint>`) of the latest keyed writes, newest
+/// first.
+pub const IDEMPOTENCY_RECORDS: [&str; 4] = [
+    "last_idempotency_key",
+    "previous_idempotency_key_1",
+    "previous_idempotency_key_2",
+    "previous_idempotency_key_3",
+];
+
 pub const DISCONNECTED: &str = "disconnected";
 
 /// A stored connection: attribute name to plain JSON value.
@@ -74,9 +83,33 @@ pub enum Change {
     Set(String),
 }
 
-/// The changes an accepted `application/json` body asks for: a string sets its member,
-/// `null` removes a removable member and leaves any other. Panics on a body the contract
-/// refuses: the model describes accepted writes only.
+/// How a body's `null` is read, by its media type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// `application/json`: `null` removes a removable member and leaves any other.
+    Json,
+    /// `application/merge-patch+json`: `null` removes; a member that cannot be removed
+    /// makes the body a 422.
+    MergePatch,
+}
+
+/// The members whose `null` a body of this format refuses (empty: none).
+pub fn refused_nulls(body: &Value, format: Format) -> Vec<&'static str> {
+    let Some(members) = body.as_object() else {
+        return Vec::new();
+    };
+    members
+        .iter()
+        .filter(|(_, v)| v.is_null() && format == Format::MergePatch)
+        .filter_map(|(name, _)| member(name))
+        .filter(|m| !m.removable)
+        .map(|m| m.name)
+        .collect()
+}
+
+/// The changes an accepted body asks for (either format: a body that is accepted reads
+/// alike in both): a string sets its member, `null` removes a removable member and leaves
+/// any other. Panics on a body the contract refuses: the model describes accepted writes.
 pub fn changes(body: &Value) -> Vec<(&'static Member, Change)> {
     let members = body.as_object().expect("an accepted body is a JSON object");
     let mut out = Vec::new();
@@ -101,7 +134,26 @@ pub fn changes(body: &Value) -> Vec<(&'static Member, Change)> {
 /// (and any stamp of a member set) at `now`, `version + 1`, and the recent request ids
 /// shifted down by one with this request's id first (an empty slot takes this request's id).
 pub fn write(old: &Item, changes: &[(&Member, Change)], request_id: &str, now: &str) -> Item {
+    write_keyed(old, changes, request_id, None, now)
+}
+
+/// As `write`, for a write that carried an `Idempotency-Key`: its record goes first in
+/// `IDEMPOTENCY_RECORDS`, the others shift down by one (an empty slot takes the record).
+pub fn write_keyed(
+    old: &Item,
+    changes: &[(&Member, Change)],
+    request_id: &str,
+    record: Option<&str>,
+    now: &str,
+) -> Item {
     let mut item = apply(old, changes, now);
+    if let Some(record) = record {
+        for pair in IDEMPOTENCY_RECORDS.windows(2) {
+            let shifted = old.get(pair[0]).cloned().unwrap_or_else(|| json!(record));
+            item.insert(pair[1].into(), shifted);
+        }
+        item.insert(IDEMPOTENCY_RECORDS[0].into(), json!(record));
+    }
     item.insert("updated_at".into(), json!(now));
     let version = old.get("version").and_then(Value::as_u64).unwrap_or(0);
     item.insert("version".into(), json!(version + 1));
@@ -143,6 +195,14 @@ pub fn already_applied(item: &Item, changes: &[(&Member, Change)]) -> bool {
         Change::Remove => !item.contains_key(m.name),
         Change::Set(v) => item.get(m.name).and_then(Value::as_str) == Some(v.as_str()),
     })
+}
+
+/// The record the item keeps for `key`, if it remembers the key.
+pub fn idempotency_record<'a>(item: &'a Item, key: &str) -> Option<&'a str> {
+    IDEMPOTENCY_RECORDS
+        .iter()
+        .filter_map(|slot| item.get(*slot).and_then(Value::as_str))
+        .find(|record| record.split_once(' ').is_some_and(|(k, _)| k == key))
 }
 
 pub fn is_disconnected(item: &Item) -> bool {

@@ -19,6 +19,8 @@ pub struct Connection {
     /// The Lambda request ids of the latest writes, newest first: a retried attempt of
     /// the same request finds its own id here and is answered instead of writing again.
     pub recent_request_ids: Vec<String>,
+    /// The `Idempotency-Key` records of the latest writes that carried one, newest first.
+    pub idempotency_records: Vec<String>,
 }
 
 impl Connection {

@@ -6,6 +6,7 @@ mod connection_id;
 mod contact;
 mod customer_id;
 mod expiry;
+mod idempotency;
 pub mod member;
 pub mod patch;
 mod precondition;
@@ -18,8 +19,9 @@ pub use connection_id::ConnectionId;
 pub use contact::{Email, Mobile};
 pub use customer_id::CustomerId;
 pub use expiry::{Expiry, NotANumber};
+pub use idempotency::{BadIdempotencyKey, Idempotency, IdempotencyKey, Recorded};
 pub use member::{MEMBERS, Member, Members};
-pub use patch::{Change, FieldError, Patch, PatchError};
+pub use patch::{Change, FieldError, Patch, PatchError, PatchFormat};
 pub use precondition::{Precondition, TooManyTags};
 pub use request::{Caller, UpdateRequest};
 

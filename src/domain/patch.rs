@@ -39,10 +39,26 @@ pub enum PatchError {
     Invalid(Vec<FieldError>),
 }
 
+/// How a body's `null` is read, by its media type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PatchFormat {
+    /// `application/json`: `null` removes a removable member and leaves a required one
+    /// unchanged.
+    Json,
+    /// `application/merge-patch+json` (RFC 7396): `null` removes; a required member's
+    /// `null` is refused, since it cannot be removed.
+    MergePatch,
+}
+
 impl Patch {
-    /// Parses a JSON body. Unknown members and bad values win over "empty": a body that
-    /// names `connection_id` is rejected naming it, even if it asks for nothing else.
+    /// Parses an `application/json` body.
     pub fn from_json(body: &[u8]) -> Result<Self, PatchError> {
+        Self::parse(body, PatchFormat::Json)
+    }
+
+    /// Parses a body. Unknown members and bad values win over "empty": a body that
+    /// names `connection_id` is rejected naming it, even if it asks for nothing else.
+    pub fn parse(body: &[u8], format: PatchFormat) -> Result<Self, PatchError> {
         let mut de = serde_json::Deserializer::from_slice(body);
         let fields = BodyVisitor
             .deserialize(&mut de)
@@ -54,7 +70,9 @@ impl Patch {
         let mut changes = Members::<Change>::default();
         for (name, field) in fields {
             let outcome = match field {
-                Field::Known(member, value) => change(member, value).map(|c| changes[member] = c),
+                Field::Known(member, value) => {
+                    change(member, value, format).map(|c| changes[member] = c)
+                }
                 Field::Unknown if READ_ONLY.contains(&name.as_str()) => Err("is read-only"),
                 Field::Unknown => Err("is not a member of this resource"),
             };
@@ -95,12 +113,19 @@ impl Patch {
     }
 }
 
-/// A body member's value as its member reads it: `null` removes a removable member and
-/// leaves a required one unchanged.
-fn change(member: Member, value: Value) -> Result<Change, &'static str> {
+/// A body member's value as its member reads it.
+fn change(member: Member, value: Value, format: PatchFormat) -> Result<Change, &'static str> {
+    match (value, format) {
+        (Value::Null, _) if member.removable() => Ok(Change::Remove),
+        (Value::Null, PatchFormat::Json) => Ok(Change::Keep),
+        (Value::Null, PatchFormat::MergePatch) => Err("cannot be removed"),
+        (value, _) => set(member, value),
+    }
+}
+
+fn set(member: Member, value: Value) -> Result<Change, &'static str> {
     match value {
-        Value::Null if member.removable() => Ok(Change::Remove),
-        Value::Null => Ok(Change::Keep),
+        Value::Null => Err("cannot be removed"),
         Value::String(s) => member.parse(&s).map(Change::Set),
         Value::Other => Err(member.wrong_type()),
     }
@@ -280,6 +305,23 @@ mod tests {
                 assert_eq!(null, Err(PatchError::Empty), "{m:?}");
             }
         }
+    }
+
+    #[test]
+    fn merge_patch_nulls_remove_or_are_refused() {
+        let merge = |b: &str| Patch::parse(b.as_bytes(), PatchFormat::MergePatch);
+        for m in Member::ALL {
+            let body = format!(r#"{{"{}":null}}"#, m.name());
+            if m.removable() {
+                assert_eq!(merge(&body).unwrap().change(*m), &Change::Remove, "{m:?}");
+            } else {
+                assert_eq!(
+                    fields(merge(&body)),
+                    vec![(m.name().to_owned(), "cannot be removed".to_owned())]
+                );
+            }
+        }
+        assert_eq!(merge("{}"), Err(PatchError::Empty));
     }
 
     #[test]

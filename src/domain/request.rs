@@ -1,7 +1,7 @@
 //! The one write a request asks for, with everything the condition and its explanation
 //! need.
 
-use super::{ClientId, ConnectionId, Patch, Precondition};
+use super::{ClientId, ConnectionId, Idempotency, Patch, Precondition};
 use crate::clock::Now;
 
 /// Who asks: the API key's client and the digest of the bearer token.
@@ -20,5 +20,7 @@ pub struct UpdateRequest<'a> {
     pub caller: Caller,
     pub patch: Patch,
     pub precondition: Precondition,
+    /// The client's `Idempotency-Key`, with this request's fingerprint.
+    pub idempotency: Option<Idempotency>,
     pub now: Now,
 }

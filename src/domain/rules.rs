@@ -5,7 +5,7 @@
 
 use subtle::ConstantTimeEq;
 
-use super::{Change, Connection, Patch, UpdateRequest, WRITE_SCOPE};
+use super::{Change, Connection, Patch, Recorded, UpdateRequest, WRITE_SCOPE};
 
 /// What a refused write's old item says about it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,6 +15,9 @@ pub enum Explanation {
     /// A retry: already disconnected with exactly the values asked for, or this request's
     /// own earlier attempt wrote. Answered with the stored connection, nothing written.
     AlreadyApplied,
+    /// The client's retry of a write it named with the same `Idempotency-Key`: answered
+    /// with the connection as it is now, nothing written.
+    Replayed,
     /// Every part of the condition holds on the old item; the condition should not have
     /// failed. Only a bug or a concurrent schema change gets here.
     Unexplained,
@@ -30,12 +33,14 @@ pub enum Refusal {
     PreconditionFailed,
     /// Already disconnected and the request would change something.
     Disconnected,
+    /// The `Idempotency-Key` named another request on this connection.
+    IdempotencyKeyReused,
 }
 
 /// `old` is the caller's own item (the store tells "no item, or another client's" apart
 /// before parsing); the owner is compared again here only as a second line of defence.
 pub fn why_refused(old: &Connection, req: &UpdateRequest<'_>) -> Explanation {
-    use Explanation::{AlreadyApplied, Refused, Unexplained};
+    use Explanation::{AlreadyApplied, Refused, Replayed, Unexplained};
     if old.client_id != req.caller.client_id {
         return Refused(Refusal::NotFound);
     }
@@ -53,6 +58,17 @@ pub fn why_refused(old: &Connection, req: &UpdateRequest<'_>) -> Explanation {
     // The scopes were read from a string set only, as the condition demands.
     if !old.token_scopes.iter().any(|s| s == WRITE_SCOPE) {
         return Refused(Refusal::InsufficientScope);
+    }
+    // Before If-Match: the retry of a write that landed would otherwise fail its own
+    // precondition.
+    if let Some(idempotency) = &req.idempotency {
+        for record in &old.idempotency_records {
+            match idempotency.compare(record) {
+                Recorded::SameRequest => return Replayed,
+                Recorded::OtherRequest => return Refused(Refusal::IdempotencyKeyReused),
+                Recorded::OtherKey => {}
+            }
+        }
     }
     if !req.precondition.allows(old.version) {
         return Refused(Refusal::PreconditionFailed);
@@ -113,6 +129,7 @@ mod tests {
             token_expires_at: Some(Expiry::parse("2000").unwrap()),
             version: 4,
             recent_request_ids: vec!["request-1".into(), "request-0".into()],
+            idempotency_records: Vec::new(),
         }
     }
 
@@ -140,6 +157,7 @@ mod tests {
             },
             patch: patch.clone(),
             precondition: pre.clone(),
+            idempotency: None,
             now: clock::at(Duration::from_secs(1_000)),
         }
     }
@@ -208,6 +226,32 @@ mod tests {
         assert_eq!(why_refused(&c, &req), Explanation::Unexplained);
         c.token_expires_at = Expiry::parse("1e20").ok();
         assert_eq!(why_refused(&c, &req), Explanation::Unexplained);
+    }
+
+    #[test]
+    fn a_key_is_judged_after_the_credentials_and_before_if_match() {
+        use crate::domain::{Idempotency, IdempotencyKey};
+        let p = patch(r#"{"email":"new@example.com"}"#);
+        let stale = Precondition::Versions(vec![3]);
+        let key = IdempotencyKey::from_lines(&["k-1"]).unwrap().unwrap();
+        let mut req = request(&p, &stale);
+        let same = Idempotency::new(key.clone(), &p, &stale);
+        let mut c = disconnected();
+        c.idempotency_records = vec!["other 00".into(), same.record()];
+        req.idempotency = Some(same);
+        assert_eq!(why_refused(&c, &req), Explanation::Replayed);
+        // Another request under the same key.
+        req.idempotency = Some(Idempotency::new(key, &p, &Precondition::None));
+        assert_eq!(
+            why_refused(&c, &req),
+            Explanation::Refused(Refusal::IdempotencyKeyReused)
+        );
+        // A key is no credential: a wrong token is still 401.
+        req.caller.token_sha256 = "cd".repeat(32);
+        assert_eq!(
+            why_refused(&c, &req),
+            Explanation::Refused(Refusal::InvalidToken)
+        );
     }
 
     #[test]

@@ -5,7 +5,10 @@ use serde::Serialize;
 use super::event::{BodyError, MAX_BODY_BYTES};
 use super::response::{PROBLEM_JSON, Response};
 use crate::domain::rules::Refusal;
-use crate::domain::{FieldError, MEMBERS, PatchError, Precondition, TooManyTags, WRITE_SCOPE};
+use crate::domain::{
+    BadIdempotencyKey, FieldError, IdempotencyKey, MEMBERS, PatchError, Precondition, TooManyTags,
+    WRITE_SCOPE,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProblemCode {
@@ -21,13 +24,15 @@ pub enum ProblemCode {
     PayloadTooLarge,
     UnsupportedMediaType,
     ValidationFailed,
+    IdempotencyKeyReused,
+    PreconditionRequired,
     Internal,
     Unavailable,
 }
 
 impl ProblemCode {
     /// Every code, in the contract's table order.
-    pub const ALL: [ProblemCode; 14] = [
+    pub const ALL: [ProblemCode; 16] = [
         Self::MalformedBody,
         Self::EmptyUpdate,
         Self::InvalidApiKey,
@@ -40,6 +45,8 @@ impl ProblemCode {
         Self::PayloadTooLarge,
         Self::UnsupportedMediaType,
         Self::ValidationFailed,
+        Self::IdempotencyKeyReused,
+        Self::PreconditionRequired,
         Self::Internal,
         Self::Unavailable,
     ];
@@ -55,7 +62,8 @@ impl ProblemCode {
             Self::PreconditionFailed => 412,
             Self::PayloadTooLarge => 413,
             Self::UnsupportedMediaType => 415,
-            Self::ValidationFailed => 422,
+            Self::ValidationFailed | Self::IdempotencyKeyReused => 422,
+            Self::PreconditionRequired => 428,
             Self::Internal => 500,
             Self::Unavailable => 503,
         }
@@ -75,6 +83,8 @@ impl ProblemCode {
             Self::PayloadTooLarge => "payload-too-large",
             Self::UnsupportedMediaType => "unsupported-media-type",
             Self::ValidationFailed => "validation-failed",
+            Self::IdempotencyKeyReused => "idempotency-key-reused",
+            Self::PreconditionRequired => "precondition-required",
             Self::Internal => "internal",
             Self::Unavailable => "unavailable",
         }
@@ -94,6 +104,8 @@ impl ProblemCode {
             Self::PayloadTooLarge => "Payload too large",
             Self::UnsupportedMediaType => "Unsupported media type",
             Self::ValidationFailed => "Validation failed",
+            Self::IdempotencyKeyReused => "Idempotency key reused",
+            Self::PreconditionRequired => "Precondition required",
             Self::Internal => "Internal error",
             Self::Unavailable => "Service unavailable",
         }
@@ -237,6 +249,27 @@ impl Problem {
         )
     }
 
+    pub fn precondition_required() -> Self {
+        Self::new(
+            ProblemCode::PreconditionRequired,
+            "this API requires If-Match with the connection's ETag on every write",
+        )
+    }
+
+    /// A 422, so it names the field like every 422 does.
+    pub fn idempotency_key_reused() -> Self {
+        Self {
+            errors: vec![FieldError {
+                field: "Idempotency-Key".into(),
+                message: "was used for another request on this connection".into(),
+            }],
+            ..Self::new(
+                ProblemCode::IdempotencyKeyReused,
+                "the Idempotency-Key was used for another request on this connection",
+            )
+        }
+    }
+
     pub fn disconnected() -> Self {
         Self::new(
             ProblemCode::ConnectionDisconnected,
@@ -363,6 +396,25 @@ impl From<TooManyTags> for Problem {
     }
 }
 
+impl From<BadIdempotencyKey> for Problem {
+    fn from(e: BadIdempotencyKey) -> Self {
+        let message = match e {
+            BadIdempotencyKey::Repeated => "must be given once".to_owned(),
+            BadIdempotencyKey::Invalid => format!(
+                "must be 1 to {} visible ASCII characters without quotes, backslashes or spaces",
+                IdempotencyKey::MAX_LEN
+            ),
+        };
+        Self {
+            detail: "the Idempotency-Key header is invalid".to_owned(),
+            ..Self::validation(vec![FieldError {
+                field: "Idempotency-Key".into(),
+                message,
+            }])
+        }
+    }
+}
+
 /// Why the write was refused, as the caller is told.
 impl From<Refusal> for Problem {
     fn from(refusal: Refusal) -> Self {
@@ -372,6 +424,7 @@ impl From<Refusal> for Problem {
             Refusal::InsufficientScope => Self::insufficient_scope(),
             Refusal::PreconditionFailed => Self::precondition_failed(),
             Refusal::Disconnected => Self::disconnected(),
+            Refusal::IdempotencyKeyReused => Self::idempotency_key_reused(),
         }
     }
 }

@@ -2,6 +2,7 @@
 
 use super::event::{Event, HeaderValue};
 use super::problem::Problem;
+use crate::domain::PatchFormat;
 
 /// The raw `{connection_id}`: from the path parameters when API Gateway routed the request,
 /// else from the path, `/connections/{id}` or `/{stage}/connections/{id}`.
@@ -28,13 +29,18 @@ fn id_from_path(path: &str) -> Option<&str> {
 
 /// `application/json` or `application/merge-patch+json`, any case, with parameters; a
 /// charset other than UTF-8 is refused, since JSON is UTF-8 (RFC 8259 §8.1).
-pub fn check_media_type(content_type: HeaderValue<'_>) -> Result<(), Problem> {
+pub fn check_media_type(content_type: HeaderValue<'_>) -> Result<PatchFormat, Problem> {
     let unsupported = Problem::unsupported_media_type;
     let value = content_type.single().ok_or_else(unsupported)?;
     let mut parts = value.split(';');
     let essence = parts.next().unwrap_or("").trim();
-    let known = essence.eq_ignore_ascii_case("application/json")
-        || essence.eq_ignore_ascii_case("application/merge-patch+json");
+    let format = if essence.eq_ignore_ascii_case("application/json") {
+        Some(PatchFormat::Json)
+    } else if essence.eq_ignore_ascii_case("application/merge-patch+json") {
+        Some(PatchFormat::MergePatch)
+    } else {
+        None
+    };
     let utf8 = parts.all(|param| match param.split_once('=') {
         Some((name, value)) if name.trim().eq_ignore_ascii_case("charset") => {
             let charset = value.trim().trim_matches('"');
@@ -42,10 +48,9 @@ pub fn check_media_type(content_type: HeaderValue<'_>) -> Result<(), Problem> {
         }
         _ => true,
     });
-    if known && utf8 {
-        Ok(())
-    } else {
-        Err(unsupported())
+    match format {
+        Some(format) if utf8 => Ok(format),
+        _ => Err(unsupported()),
     }
 }
 

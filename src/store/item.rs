@@ -70,6 +70,10 @@ pub fn connection_from_item(item: &Item) -> Result<Connection, StoreError> {
             .iter()
             .filter_map(|name| optional_string(item, name))
             .collect(),
+        idempotency_records: attr::IDEMPOTENCY_RECORDS
+            .iter()
+            .filter_map(|name| optional_string(item, name))
+            .collect(),
         version: match item.get(attr::VERSION) {
             Some(AttributeValue::N(n)) => n
                 .parse()

@@ -146,6 +146,30 @@ pub fn expressions(req: &UpdateRequest<'_>) -> Expressions {
             e.condition.push(')');
         }
     }
+    // A keyed write: refused while any remembered record carries the key (the refusal's
+    // ALL_OLD says whether it is a replay or another request), and then remembered first.
+    if let Some(idempotency) = &req.idempotency {
+        let slots: Vec<String> = attr::IDEMPOTENCY_RECORDS
+            .iter()
+            .map(|a| e.name(a))
+            .collect();
+        e.value(":idempotency_key", s(&idempotency.record_prefix()));
+        e.value(":idempotency_record", s(&idempotency.record()));
+        for slot in &slots {
+            e.condition
+                .push_str(&format!(" AND NOT begins_with({slot}, :idempotency_key)"));
+        }
+        for pair in slots.windows(2).rev() {
+            let [newer, older] = pair else { continue };
+            e.update.push_str(&format!(
+                ", {older} = if_not_exists({newer}, :idempotency_record)"
+            ));
+        }
+        if let Some(newest) = slots.first() {
+            e.update
+                .push_str(&format!(", {newest} = :idempotency_record"));
+        }
+    }
     // Each member the patch changes: `:<attribute>` holds a value its parser accepted.
     let mut remove = Vec::new();
     for (member, change) in req.patch.changes() {

@@ -3,6 +3,7 @@
 
 mod accepted_writes;
 mod admin_cli;
+mod api_conventions;
 mod binary;
 mod contract_auth;
 mod contract_body;

@@ -70,6 +70,23 @@ fn the_request_schema_is_the_patch_parser() {
         .map(|branch| branch["required"][0].as_str().unwrap())
         .collect();
     assert_eq!(alone, names);
+    // The merge-patch schema names the same members; only what `null` means differs.
+    let merge = &spec["components"]["schemas"]["MergePatch"]["properties"];
+    let merge_names: BTreeSet<&str> = merge
+        .as_mapping()
+        .unwrap()
+        .keys()
+        .map(|k| k.as_str().unwrap())
+        .collect();
+    assert_eq!(merge_names, names);
+    for m in update_connection::domain::Member::ALL {
+        assert_eq!(
+            merge[m.name()]["nullable"].as_bool().unwrap_or(false),
+            m.removable(),
+            "MergePatch.{}: nullable exactly when null removes it",
+            m.name()
+        );
+    }
     assert_eq!(
         props["email"]["maxLength"].as_u64(),
         Some(Email::MAX_LEN as u64)
@@ -127,6 +144,7 @@ fn the_response_schema_is_the_connection_view() {
         token_expires_at: None,
         version: 1,
         recent_request_ids: Vec::new(),
+        idempotency_records: Vec::new(),
     };
     let json = serde_json::to_value(connection.view()).unwrap();
     let members: BTreeSet<&str> = json

@@ -117,6 +117,11 @@ impl Fixture {
     }
 
     pub async fn with_ttl(ttl: Duration) -> Self {
+        Self::with_config(|c| c.api_key_cache_ttl = ttl).await
+    }
+
+    /// The function configured as the defaults, then `change`.
+    pub async fn with_config(change: impl FnOnce(&mut Config)) -> Self {
         let client = dynamodb_client_at(endpoint()).await;
         let n = TABLES.fetch_add(1, Ordering::SeqCst);
         let suffix = format!("{}-{n}", std::process::id());
@@ -138,10 +143,8 @@ impl Fixture {
                 .interceptor(calls.clone())
                 .build(),
         );
-        let config = Config {
-            api_key_cache_ttl: ttl,
-            ..Config::for_tables(connections.clone(), api_keys.clone())
-        };
+        let mut config = Config::for_tables(connections.clone(), api_keys.clone());
+        change(&mut config);
         let app = App::with_lines_to(
             Store::new(counted, connections.clone(), api_keys.clone()),
             &config,
@@ -232,6 +235,7 @@ impl Fixture {
     /// write's own bookkeeping, every member compared; every other item is unchanged. The
     /// answer must show the stored connection.
     pub async fn accepted(&self, id: &str, body: &Value, event: Value) -> Reply {
+        let event_headers = event["headers"].clone();
         let before = self.snapshot().await;
         let started = update_connection::clock::now().rfc3339().to_owned();
         let reply = self.send(event).await;
@@ -246,7 +250,21 @@ impl Fixture {
             started <= updated_at && updated_at <= finished,
             "{body}: updated_at {updated_at} is not the time of the write ({started}..{finished})"
         );
-        let expected = expected_write(old, body, &reply.request_id, &updated_at);
+        // A keyed write stores `<key> <fingerprint>`; the fingerprint is the function's own
+        // hash, so only its form is checked here.
+        let key = header(&event_headers, "idempotency-key").map(|k| k.trim_matches('"').to_owned());
+        let record = key.as_ref().map(|key| {
+            let record = s(new, "last_idempotency_key");
+            let fingerprint = record.strip_prefix(&format!("{key} ")).unwrap_or_else(|| {
+                panic!("{body}: last_idempotency_key {record:?} is not the key's record")
+            });
+            assert!(
+                fingerprint.len() == 32 && fingerprint.bytes().all(|b| b.is_ascii_hexdigit()),
+                "{body}: fingerprint {fingerprint:?}"
+            );
+            record
+        });
+        let expected = expected_write(old, body, &reply.request_id, record.as_deref(), &updated_at);
         assert!(
             *new == expected,
             "{body} on {id}: the item is not the old one with exactly the asked changes\n{}",
@@ -276,6 +294,15 @@ impl Fixture {
         );
         reply
     }
+}
+
+/// A header of an event's `headers` map, by name in any case.
+fn header<'a>(headers: &'a Value, name: &str) -> Option<&'a str> {
+    headers
+        .as_object()?
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .and_then(|(_, v)| v.as_str())
 }
 
 fn find<'a>(items: &'a [Item], id: &str) -> Option<&'a Item> {

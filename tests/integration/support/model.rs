@@ -8,9 +8,17 @@ use serde_json::Value;
 use super::Item;
 
 /// The item the contract expects after `body` was written by `request_id` at `now`.
-pub fn expected_write(old: &Item, body: &Value, request_id: &str, now: &str) -> Item {
+/// `record`: the `Idempotency-Key` record the write stored, when it carried a key.
+pub fn expected_write(
+    old: &Item,
+    body: &Value,
+    request_id: &str,
+    record: Option<&str>,
+    now: &str,
+) -> Item {
     let before = plain(old);
-    let after = contract_model::write(&before, &contract_model::changes(body), request_id, now);
+    let changes = contract_model::changes(body);
+    let after = contract_model::write_keyed(&before, &changes, request_id, record, now);
     // Unchanged attributes keep their stored form (a number such as 1e20 is not rewritten).
     after
         .iter()

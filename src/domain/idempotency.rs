@@ -1,0 +1,187 @@
+//! `Idempotency-Key` (draft-ietf-httpapi-idempotency-key-header): a client's own name for
+//! one intended change, so that its retry of a write whose answer it lost is answered
+//! instead of written again.
+
+use sha2::{Digest, Sha256};
+
+use super::member::Member;
+use super::{Change, Patch, Precondition};
+
+/// A key as the client sent it: an sf-string (`"…"`, as the draft writes it) or the same
+/// characters bare, 1 to 128 visible ASCII characters without `"`, `\` or a space.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyKey(String);
+
+/// Why an `Idempotency-Key` header was refused; the caller is told which.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BadIdempotencyKey {
+    Repeated,
+    Invalid,
+}
+
+impl IdempotencyKey {
+    pub const MAX_LEN: usize = 128;
+
+    /// Every `Idempotency-Key` line of the request: none, or exactly one valid key.
+    pub fn from_lines(lines: &[&str]) -> Result<Option<Self>, BadIdempotencyKey> {
+        let line = match lines {
+            [] => return Ok(None),
+            [line] => line.trim(),
+            _ => return Err(BadIdempotencyKey::Repeated),
+        };
+        let key = line
+            .strip_prefix('"')
+            .and_then(|k| k.strip_suffix('"'))
+            .unwrap_or(line);
+        let valid = !key.is_empty()
+            && key.len() <= Self::MAX_LEN
+            && key
+                .bytes()
+                .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\');
+        if valid {
+            Ok(Some(Self(key.to_owned())))
+        } else {
+            Err(BadIdempotencyKey::Invalid)
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A key with the fingerprint of the request it named: what a write records, and what a
+/// retry is compared with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Idempotency {
+    pub key: IdempotencyKey,
+    /// SHA-256 (hex, first 128 bits) of the parsed patch and the If-Match list: two
+    /// requests the function reads alike have the same fingerprint, whatever their bytes.
+    pub fingerprint: String,
+}
+
+impl Idempotency {
+    pub fn new(key: IdempotencyKey, patch: &Patch, precondition: &Precondition) -> Self {
+        let mut canonical = String::from("PATCH\n");
+        for m in Member::ALL {
+            canonical.push_str(m.name());
+            match patch.change(*m) {
+                Change::Keep => canonical.push_str(" keep"),
+                Change::Remove => canonical.push_str(" remove"),
+                Change::Set(v) => {
+                    canonical.push_str(" set ");
+                    canonical.push_str(&v.len().to_string());
+                    canonical.push(':');
+                    canonical.push_str(v);
+                }
+            }
+            canonical.push('\n');
+        }
+        match precondition {
+            Precondition::None => canonical.push_str("if-match none"),
+            Precondition::Any => canonical.push_str("if-match *"),
+            Precondition::Versions(versions) => {
+                let mut versions = versions.clone();
+                versions.sort_unstable();
+                canonical.push_str("if-match");
+                for v in versions {
+                    canonical.push_str(&format!(" {v}"));
+                }
+            }
+        }
+        let digest = Sha256::digest(canonical.as_bytes());
+        Self {
+            key,
+            fingerprint: hex::encode(&digest[..16]),
+        }
+    }
+
+    /// What a write stores: the key, a space (never in a key), the fingerprint.
+    pub fn record(&self) -> String {
+        format!("{} {}", self.key.as_str(), self.fingerprint)
+    }
+
+    /// The start of every record of this key.
+    pub fn record_prefix(&self) -> String {
+        format!("{} ", self.key.as_str())
+    }
+
+    /// What a stored record says of this request.
+    pub fn compare(&self, record: &str) -> Recorded {
+        match record.split_once(' ') {
+            Some((key, fingerprint)) if key == self.key.as_str() => {
+                if fingerprint == self.fingerprint {
+                    Recorded::SameRequest
+                } else {
+                    Recorded::OtherRequest
+                }
+            }
+            _ => Recorded::OtherKey,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recorded {
+    SameRequest,
+    OtherRequest,
+    OtherKey,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(line: &str) -> Result<Option<IdempotencyKey>, BadIdempotencyKey> {
+        IdempotencyKey::from_lines(&[line])
+    }
+
+    #[test]
+    fn keys_are_sf_strings_or_bare() {
+        let k = "8e03978e-40d5-43e8-bc93-6894a57f9324";
+        assert_eq!(key(&format!("\"{k}\"")).unwrap().unwrap().as_str(), k);
+        assert_eq!(key(k).unwrap().unwrap().as_str(), k);
+        assert_eq!(IdempotencyKey::from_lines(&[]), Ok(None));
+        for bad in ["", "\"\"", "a b", "a\"b", "a\\b", "é", &"x".repeat(129)] {
+            assert_eq!(key(bad), Err(BadIdempotencyKey::Invalid), "{bad:?}");
+        }
+        assert_eq!(
+            IdempotencyKey::from_lines(&["a", "a"]),
+            Err(BadIdempotencyKey::Repeated)
+        );
+    }
+
+    #[test]
+    fn the_fingerprint_is_of_the_parsed_request() {
+        let k = || IdempotencyKey::from_lines(&["k"]).unwrap().unwrap();
+        let patch = |b: &str| Patch::from_json(b.as_bytes()).unwrap();
+        let fp = |b: &str, p: Precondition| Idempotency::new(k(), &patch(b), &p).fingerprint;
+        let none = || Precondition::None;
+        // Bytes differ, the request does not.
+        assert_eq!(
+            fp(r#"{"email":"a@b.co","customer_id":null}"#, none()),
+            fp(r#" { "email" : "a@b.co" } "#, none())
+        );
+        assert_eq!(
+            fp(r#"{"email":"a@b.co"}"#, Precondition::Versions(vec![3, 2])),
+            fp(r#"{"email":"a@b.co"}"#, Precondition::Versions(vec![2, 3]))
+        );
+        assert_ne!(
+            fp(r#"{"email":"a@b.co"}"#, none()),
+            fp(r#"{"email":"c@b.co"}"#, none())
+        );
+        assert_ne!(
+            fp(r#"{"email":null}"#, none()),
+            fp(r#"{"mobile":null}"#, none())
+        );
+        assert_ne!(
+            fp(r#"{"email":"a@b.co"}"#, none()),
+            fp(r#"{"email":"a@b.co"}"#, Precondition::Versions(vec![1]))
+        );
+        let i = Idempotency::new(k(), &patch(r#"{"email":null}"#), &none());
+        assert_eq!(i.compare(&i.record()), Recorded::SameRequest);
+        assert_eq!(i.compare("k 00"), Recorded::OtherRequest);
+        assert_eq!(i.compare("kk 00"), Recorded::OtherKey);
+        assert!(i.record().starts_with(&i.record_prefix()));
+    }
+}
