@@ -336,11 +336,3 @@ pub fn stop(mut child: Child) {
     let _ = child.kill();
     let _ = child.wait();
 }
-
-/// The value after `--name` on the command line.
-pub fn flag(args: &[String], name: &str) -> Option<String> {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .cloned()
-}

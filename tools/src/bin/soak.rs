@@ -3,7 +3,7 @@
 //! table afterwards are checked against a model of the contract.
 //!
 //!   soak --bin FUNCTION --admin CONNECTIONS_ADMIN [--processes 4] [--requests 10000]
-//!        [--hot-rounds 150] [--seed 7] [--show 20 (violations printed)]
+//!        [--hot-rounds 150] [--seed 7] [--show 20]   (`soak --help` says what each is)
 //!
 //! Two phases. Mixed: random requests on 64 connections, one in ten a client retry of the
 //! previous one. Hot: every process sends, at the same moment, a write with `If-Match` at
@@ -26,8 +26,39 @@ use std::process::Command;
 use std::sync::{Barrier, Mutex};
 use std::time::{Instant, SystemTime};
 
+use clap::Parser;
+use clap::builder::RangedU64ValueParser;
 use serde_json::{Value, json};
-use update_connection_tools::{RuntimeApi, flag, spawn, stop};
+use update_connection_tools::{RuntimeApi, spawn, stop};
+
+/// Concurrent soak of the function against DynamoDB Local (tables and endpoint from the
+/// environment); every answer and the final table are checked against the contract's
+/// model. Exits 1 on any violation.
+#[derive(Parser)]
+struct Args {
+    /// The function binary (update-connection).
+    #[arg(long, value_name = "PATH")]
+    bin: String,
+    /// connections-admin, to seed the tables and read them back.
+    #[arg(long, value_name = "PATH")]
+    admin: String,
+    /// Function processes, each under its own Runtime API; at least 2, so that the hot
+    /// phase's writes can meet.
+    #[arg(long, default_value_t = 4, value_parser = RangedU64ValueParser::<usize>::new().range(2..))]
+    processes: usize,
+    /// Requests of the mixed phase, shared out between the processes.
+    #[arg(long, default_value_t = 10_000)]
+    requests: usize,
+    /// Rounds of the hot phase: every process writes one hot item at the same moment.
+    #[arg(long, default_value_t = 150)]
+    hot_rounds: usize,
+    /// Seed of the request mix (the same seed, the same requests).
+    #[arg(long, default_value_t = 7)]
+    seed: u64,
+    /// How many violations to print (all are counted).
+    #[arg(long, default_value_t = 20)]
+    show: usize,
+}
 
 const KEY: &str = "soak-key-a";
 const RIVAL_KEY: &str = "soak-key-rival";
@@ -533,25 +564,15 @@ fn replay(
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let (Some(bin), Some(admin)) = (flag(&args, "--bin"), flag(&args, "--admin")) else {
-        eprintln!(
-            "usage: soak --bin FUNCTION --admin CONNECTIONS_ADMIN [--processes N] [--requests N] [--hot-rounds N] [--seed N]"
-        );
-        std::process::exit(2);
-    };
-    let processes: usize = flag(&args, "--processes")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(4);
-    let requests: usize = flag(&args, "--requests")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(10_000);
-    let hot_rounds: usize = flag(&args, "--hot-rounds")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(150);
-    let rng_seed: u64 = flag(&args, "--seed")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(7);
+    let Args {
+        bin,
+        admin,
+        processes,
+        requests,
+        hot_rounds,
+        seed: rng_seed,
+        show,
+    } = Args::parse();
 
     let seed_file = std::env::temp_dir().join(format!("soak-seed-{}.json", std::process::id()));
     std::fs::write(&seed_file, seed().to_string()).unwrap();
@@ -711,9 +732,6 @@ fn main() {
         "violations": violations.len(),
     });
     println!("{}", serde_json::to_string_pretty(&summary).unwrap());
-    let show: usize = flag(&args, "--show")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(20);
     for v in violations.iter().take(show) {
         eprintln!("violation: {v}");
     }
