@@ -211,7 +211,9 @@ impl Server {
         let path = request.uri().path().to_owned();
         if path.ends_with("/invocation/next") {
             let Some((id, event)) = self.next_event().await else {
-                return Ok(empty(StatusCode::SERVICE_UNAVAILABLE));
+                // The server is stopping: no answer, so the function sees the connection
+                // close (as it would on Lambda), not a reply without an event.
+                return std::future::pending().await;
             };
             let mut response = Response::new(Full::new(event));
             let headers = response.headers_mut();
