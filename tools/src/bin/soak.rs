@@ -22,12 +22,15 @@
 //! with the winner (see `required_meetings`), or that is a violation.
 //!
 //! The environment names the tables and the endpoint (as for the function). Exits 1 on any
-//! violation. Bounded: a fixed number of requests, each answered within 30 s.
+//! violation. Bounded: a fixed number of requests, each answered within 30 s, and the whole
+//! soak within `--time-limit-seconds`; a worker that panics ends the soak at once.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::process::Command;
-use std::sync::{Barrier, Mutex};
-use std::time::{Instant, SystemTime};
+use std::panic::AssertUnwindSafe;
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Barrier, Mutex, PoisonError};
+use std::time::{Duration, Instant, SystemTime};
 
 use clap::Parser;
 use clap::builder::RangedU64ValueParser;
@@ -61,6 +64,58 @@ struct Args {
     /// How many violations to print (all are counted).
     #[arg(long, default_value_t = 20)]
     show: usize,
+    /// The whole soak fails (exit 1, its processes killed) if it has not finished within
+    /// this many seconds.
+    #[arg(long, default_value_t = 600, value_parser = RangedU64ValueParser::<u64>::new().range(1..))]
+    time_limit_seconds: u64,
+}
+
+/// The processes the soak started, so that a failure can end them before it exits.
+static CHILDREN: Mutex<Vec<u32>> = Mutex::new(Vec::new());
+/// Progress, for the time limit's message.
+static MIXED_ANSWERED: AtomicUsize = AtomicUsize::new(0);
+static HOT_ROUNDS_DONE: AtomicUsize = AtomicUsize::new(0);
+static PHASE: Mutex<&str> = Mutex::new("starting");
+
+fn children() -> std::sync::MutexGuard<'static, Vec<u32>> {
+    CHILDREN.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn phase(now: &'static str) {
+    *PHASE.lock().unwrap_or_else(PoisonError::into_inner) = now;
+}
+
+/// Ends the soak from any thread: kills the processes it started (they would outlive it,
+/// and other workers may be waiting at a barrier for ever), then exits 1.
+fn fail(message: &str) -> ! {
+    eprintln!("soak FAILED: {message}");
+    for pid in children().iter() {
+        let _ = Command::new("kill")
+            .args(["-KILL", &pid.to_string()])
+            .status();
+    }
+    std::process::exit(1);
+}
+
+/// Runs connections-admin, registered as a child so that the time limit can end it.
+fn admin(admin: &str, args: &[&str]) -> Output {
+    let child = Command::new(admin)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap_or_else(|e| fail(&format!("cannot start {admin}: {e}")));
+    children().push(child.id());
+    let pid = child.id();
+    let output = child
+        .wait_with_output()
+        .unwrap_or_else(|e| fail(&format!("{admin} {args:?}: {e}")));
+    children().retain(|p| *p != pid);
+    if !output.status.success() {
+        fail(&format!("{admin} {args:?} failed: {}", output.status));
+    }
+    output
 }
 
 const KEY: &str = "soak-key-a";
@@ -332,6 +387,7 @@ fn hot_body(worker: usize, round: usize) -> Value {
 fn drive(bin: &str, requests: usize, seed: u64, worker: usize, hot: &Hot) -> Vec<Outcome> {
     let api = RuntimeApi::start();
     let (child, _) = spawn(bin, &api);
+    children().push(child.id());
     let mut rng = Rng(seed
         .wrapping_mul(0x9E37_79B9_7F4A_7C15)
         .wrapping_add(worker as u64 + 1));
@@ -344,6 +400,7 @@ fn drive(bin: &str, requests: usize, seed: u64, worker: usize, hot: &Hot) -> Vec
             _ => (make(&mut rng), false),
         };
         out.push(send(&api, format!("w{worker}-{n}"), &request, retry));
+        MIXED_ANSWERED.fetch_add(1, Ordering::Relaxed);
         previous = Some(request);
     }
     for round in 0..hot.rounds {
@@ -371,8 +428,12 @@ fn drive(bin: &str, requests: usize, seed: u64, worker: usize, hot: &Hot) -> Vec
             versions[c] = versions[c].max(etag);
         }
         out.push(outcome);
-        hot.done.wait();
+        if hot.done.wait().is_leader() {
+            HOT_ROUNDS_DONE.fetch_add(1, Ordering::Relaxed);
+        }
     }
+    let pid = child.id();
+    children().retain(|p| *p != pid);
     stop(child);
     out
 }
@@ -577,26 +638,47 @@ fn required_meetings(hot_rounds: usize) -> usize {
     hot_rounds.div_ceil(10)
 }
 
+fn panic_text(panic: &(dyn std::any::Any + Send)) -> &str {
+    panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(not a string)")
+}
+
 fn main() {
     let Args {
         bin,
-        admin,
+        admin: admin_bin,
         processes,
         requests,
         hot_rounds,
         seed: rng_seed,
         show,
+        time_limit_seconds,
     } = Args::parse();
 
+    // A watchdog for the whole soak: a hung process, request or admin call ends in a clear
+    // failure instead of a soak that never returns.
+    let total_requests = requests.div_ceil(processes) * processes;
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_secs(time_limit_seconds));
+        let phase = *PHASE.lock().unwrap_or_else(PoisonError::into_inner);
+        fail(&format!(
+            "time limit of {time_limit_seconds} s reached while {phase}: {} of {total_requests} mixed \
+             requests answered, {} of {hot_rounds} hot rounds done (--time-limit-seconds)",
+            MIXED_ANSWERED.load(Ordering::Relaxed),
+            HOT_ROUNDS_DONE.load(Ordering::Relaxed),
+        ))
+    });
+
+    phase("seeding the tables");
     let seed_file = std::env::temp_dir().join(format!("soak-seed-{}.json", std::process::id()));
-    std::fs::write(&seed_file, seed().to_string()).unwrap();
-    let seeded = Command::new(&admin)
-        .arg("seed-demo")
-        .arg("--file")
-        .arg(&seed_file)
-        .status()
-        .unwrap();
-    assert!(seeded.success(), "seeding failed");
+    std::fs::write(&seed_file, seed().to_string())
+        .unwrap_or_else(|e| fail(&format!("cannot write {}: {e}", seed_file.display())));
+    let seed_path = seed_file.to_string_lossy().into_owned();
+    let seeded = admin(&admin_bin, &["seed-demo", "--file", &seed_path]);
+    print!("{}", String::from_utf8_lossy(&seeded.stdout));
 
     let started = Instant::now();
     let per = requests.div_ceil(processes);
@@ -606,23 +688,36 @@ fn main() {
         done: Barrier::new(processes),
         versions: Mutex::new(vec![1; HOT]),
     };
+    phase("running the processes");
     let outcomes: Vec<Outcome> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..processes)
             .map(|w| {
                 let bin = bin.clone();
                 let hot = &hot;
-                s.spawn(move || drive(&bin, per, rng_seed, w, hot))
+                s.spawn(move || {
+                    // At once: the other workers would wait for this one at a barrier.
+                    std::panic::catch_unwind(AssertUnwindSafe(|| {
+                        drive(&bin, per, rng_seed, w, hot)
+                    }))
+                    .unwrap_or_else(|panic| {
+                        fail(&format!("worker {w} panicked: {}", panic_text(&*panic)))
+                    })
+                })
             })
             .collect();
         handles
             .into_iter()
-            .flat_map(|h| h.join().unwrap())
+            .flat_map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| fail("a worker ended without its outcomes"))
+            })
             .collect()
     });
     let elapsed = started.elapsed();
 
-    let dump = Command::new(&admin).arg("dump").output().unwrap();
-    assert!(dump.status.success(), "dump failed");
+    phase("reading the table back");
+    let dump = admin(&admin_bin, &["dump"]);
+    phase("checking the outcomes");
     let items: BTreeMap<String, Value> = String::from_utf8_lossy(&dump.stdout)
         .lines()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
