@@ -1,20 +1,41 @@
 //! A Lambda Runtime API on loopback, to run function binaries as Lambda runs them: used
 //! by the integration tests (the built binary), the benchmark harness and the soak.
 
-use std::collections::{HashMap, VecDeque};
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::collections::HashMap;
+use std::convert::Infallible;
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::header::{CONTENT_TYPE, HeaderName, HeaderValue};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
 use serde_json::Value;
+use tokio::sync::{mpsc, oneshot};
 
+/// What the callers wait for: the function's first `GET /next`, and its answers.
 #[derive(Default)]
-pub struct State {
-    queue: VecDeque<(String, Vec<u8>)>,
+struct State {
     first_next: Option<Instant>,
     answered: HashMap<String, (Instant, Answer)>,
+}
+
+#[derive(Default)]
+struct Shared {
+    state: Mutex<State>,
+    changed: Condvar,
+}
+
+impl Shared {
+    /// A panic elsewhere already said what went wrong; the map stays usable.
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 /// What a function posted for one invocation.
@@ -26,87 +47,81 @@ enum Answer {
     Error(String),
 }
 
+/// An event waiting for a `GET /next`: its request id (already a valid header) and body.
+type Event = (HeaderValue, Bytes);
+
+/// Held by the callers' handles only: when the last one goes, the server stops.
+struct Handle {
+    events: mpsc::UnboundedSender<Event>,
+    _stop: oneshot::Sender<()>,
+}
+
+/// The Runtime API, served by hyper on its own thread (a current-thread tokio runtime), so
+/// that callers stay synchronous.
 #[derive(Clone)]
 pub struct RuntimeApi {
     pub address: String,
-    shared: Arc<(Mutex<State>, Condvar)>,
+    shared: Arc<Shared>,
+    handle: Arc<Handle>,
+}
+
+/// The server's side: the state it records answers in, and the queued events.
+#[derive(Clone)]
+struct Server {
+    shared: Arc<Shared>,
+    queued: Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<Event>>>,
 }
 
 impl RuntimeApi {
     pub fn start() -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         let address = listener.local_addr().expect("addr").to_string();
-        let api = Self {
-            address,
-            shared: Arc::default(),
+        listener
+            .set_nonblocking(true)
+            .expect("non-blocking listener");
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .enable_time()
+            .build()
+            .expect("a tokio runtime for the Runtime API");
+        let listener = {
+            let _context = runtime.enter();
+            tokio::net::TcpListener::from_std(listener).expect("a tokio listener")
         };
-        let server = api.clone();
-        std::thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                let server = server.clone();
-                std::thread::spawn(move || server.serve(stream));
-            }
-        });
-        api
-    }
-
-    fn serve(&self, stream: TcpStream) {
-        let _ = stream.set_nodelay(true);
-        let mut reader = BufReader::new(stream);
-        while let Some(request) = read_request(&mut reader) {
-            let (path, body) = (request.target, request.body);
-            let reply = if path.ends_with("/invocation/next") {
-                let (id, event) = self.next_event();
-                let mut head = format!(
-                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nlambda-runtime-aws-request-id: {id}\r\n\
-                     lambda-runtime-deadline-ms: {}\r\nlambda-runtime-invoked-function-arn: \
-                     arn:aws:lambda:us-east-1:123456789012:function:bench\r\n\
-                     lambda-runtime-trace-id: Root=1-00000000-000000000000000000000000\r\ncontent-length: {}\r\n\r\n",
-                    deadline_ms(),
-                    event.len()
-                )
-                .into_bytes();
-                head.extend_from_slice(&event);
-                head
-            } else {
-                let id = path.split('/').nth(4).unwrap_or("").to_owned();
-                let answer = if path.ends_with("/response") {
-                    Answer::Response(serde_json::from_slice::<Value>(&body).unwrap_or(Value::Null))
-                } else {
-                    Answer::Error(String::from_utf8_lossy(&body).into_owned())
-                };
-                let (lock, cvar) = &*self.shared;
-                lock.lock()
-                    .unwrap()
-                    .answered
-                    .insert(id, (Instant::now(), answer));
-                cvar.notify_all();
-                b"HTTP/1.1 202 Accepted\r\ncontent-length: 0\r\n\r\n".to_vec()
-            };
-            if reader.get_mut().write_all(&reply).is_err() {
-                return;
-            }
-        }
-    }
-
-    fn next_event(&self) -> (String, Vec<u8>) {
-        let (lock, cvar) = &*self.shared;
-        let mut state = lock.lock().unwrap();
-        state.first_next.get_or_insert_with(Instant::now);
-        cvar.notify_all();
-        loop {
-            if let Some(next) = state.queue.pop_front() {
-                return next;
-            }
-            state = cvar.wait(state).unwrap();
+        let (events, queued) = mpsc::unbounded_channel();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let shared = Arc::new(Shared::default());
+        let server = Server {
+            shared: shared.clone(),
+            queued: Arc::new(tokio::sync::Mutex::new(queued)),
+        };
+        std::thread::Builder::new()
+            .name("runtime-api".into())
+            .spawn(move || {
+                runtime.block_on(async move {
+                    tokio::select! {
+                        () = server.accept(listener) => {}
+                        _ = stopped => {}
+                    }
+                });
+            })
+            .expect("a thread for the Runtime API");
+        Self {
+            address,
+            shared,
+            handle: Arc::new(Handle {
+                events,
+                _stop: stop,
+            }),
         }
     }
 
     pub fn wait_for_init(&self, timeout: Duration) -> Option<Instant> {
-        let (lock, cvar) = &*self.shared;
-        let (state, _) = cvar
-            .wait_timeout_while(lock.lock().unwrap(), timeout, |s| s.first_next.is_none())
-            .unwrap();
+        let (state, _) = self
+            .shared
+            .changed
+            .wait_timeout_while(self.shared.lock(), timeout, |s| s.first_next.is_none())
+            .unwrap_or_else(PoisonError::into_inner);
         state.first_next
     }
 
@@ -140,17 +155,20 @@ impl RuntimeApi {
         event: &[u8],
         timeout: Duration,
     ) -> Result<(Instant, Value), String> {
-        let (lock, cvar) = &*self.shared;
-        lock.lock()
-            .unwrap()
-            .queue
-            .push_back((id.to_owned(), event.to_vec()));
-        cvar.notify_all();
-        let mut state = cvar
-            .wait_timeout_while(lock.lock().unwrap(), timeout, |s| {
+        // Checked here, so that the server never holds an event it cannot send.
+        let header = HeaderValue::from_str(id)
+            .map_err(|_| format!("request id {id:?} is not a valid header value"))?;
+        self.handle
+            .events
+            .send((header, Bytes::copy_from_slice(event)))
+            .map_err(|_| format!("the Runtime API server stopped before {id} was queued"))?;
+        let mut state = self
+            .shared
+            .changed
+            .wait_timeout_while(self.shared.lock(), timeout, |s| {
                 !s.answered.contains_key(id)
             })
-            .unwrap()
+            .unwrap_or_else(PoisonError::into_inner)
             .0;
         match state.answered.remove(id) {
             Some((at, Answer::Response(response))) => Ok((at, response)),
@@ -162,11 +180,106 @@ impl RuntimeApi {
     }
 }
 
-fn deadline_ms() -> u128 {
+impl Server {
+    async fn accept(self, listener: tokio::net::TcpListener) {
+        loop {
+            let stream = match listener.accept().await {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    // E.g. out of file descriptors: say so, and do not spin.
+                    eprintln!("runtime api: accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    continue;
+                }
+            };
+            let _ = stream.set_nodelay(true);
+            let server = self.clone();
+            tokio::spawn(async move {
+                let service = service_fn(move |request| {
+                    let server = server.clone();
+                    async move { server.route(request).await }
+                });
+                // A broken connection ends here; the function sees its Runtime API go away.
+                let _ = http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    }
+
+    async fn route(&self, request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+        let path = request.uri().path().to_owned();
+        if path.ends_with("/invocation/next") {
+            let Some((id, event)) = self.next_event().await else {
+                // The server is stopping: no answer, so the function sees the connection
+                // close (as it would on Lambda), not a reply without an event.
+                return std::future::pending().await;
+            };
+            let mut response = Response::new(Full::new(event));
+            let headers = response.headers_mut();
+            headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            for (name, value) in [
+                ("lambda-runtime-aws-request-id", id),
+                (
+                    "lambda-runtime-deadline-ms",
+                    HeaderValue::from(deadline_ms()),
+                ),
+                (
+                    "lambda-runtime-invoked-function-arn",
+                    HeaderValue::from_static(
+                        "arn:aws:lambda:us-east-1:123456789012:function:bench",
+                    ),
+                ),
+                (
+                    "lambda-runtime-trace-id",
+                    HeaderValue::from_static("Root=1-00000000-000000000000000000000000"),
+                ),
+            ] {
+                headers.insert(HeaderName::from_static(name), value);
+            }
+            return Ok(response);
+        }
+        // `/2018-06-01/runtime/invocation/{id}/response` or `.../error`; init errors too.
+        let id = path.split('/').nth(4).unwrap_or("").to_owned();
+        let is_response = path.ends_with("/response");
+        let Ok(body) = request.into_body().collect().await.map(|b| b.to_bytes()) else {
+            return Ok(empty(StatusCode::BAD_REQUEST));
+        };
+        let answer = if is_response {
+            Answer::Response(serde_json::from_slice::<Value>(&body).unwrap_or(Value::Null))
+        } else {
+            Answer::Error(String::from_utf8_lossy(&body).into_owned())
+        };
+        self.shared
+            .lock()
+            .answered
+            .insert(id, (Instant::now(), answer));
+        self.shared.changed.notify_all();
+        Ok(empty(StatusCode::ACCEPTED))
+    }
+
+    /// The next queued event; `None` once every handle is gone.
+    async fn next_event(&self) -> Option<Event> {
+        self.shared
+            .lock()
+            .first_next
+            .get_or_insert_with(Instant::now);
+        self.shared.changed.notify_all();
+        self.queued.lock().await.recv().await
+    }
+}
+
+fn empty(status: StatusCode) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::new()));
+    *response.status_mut() = status;
+    response
+}
+
+fn deadline_ms() -> u64 {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
-    (now + Duration::from_secs(60)).as_millis()
+    (now + Duration::from_secs(60)).as_millis() as u64
 }
 
 /// Starts a function binary with the Lambda environment and a Lambda-like rest.
@@ -224,58 +337,4 @@ pub fn stop(mut child: Child) {
     }
     let _ = child.kill();
     let _ = child.wait();
-}
-
-/// One HTTP/1.1 request, as these loopback tools need it.
-pub struct HttpRequest {
-    pub method: String,
-    pub target: String,
-    pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
-}
-
-/// Reads one request (Content-Length bodies only); `None` at the end of the connection.
-pub fn read_request(reader: &mut BufReader<TcpStream>) -> Option<HttpRequest> {
-    let mut line = String::new();
-    if reader.read_line(&mut line).ok()? == 0 {
-        return None;
-    }
-    let mut parts = line.split_whitespace();
-    let method = parts.next().unwrap_or("").to_owned();
-    let target = parts.next().unwrap_or("/").to_owned();
-    let mut headers = Vec::new();
-    let mut length = 0usize;
-    loop {
-        let mut header = String::new();
-        if reader.read_line(&mut header).ok()? == 0 {
-            return None;
-        }
-        let header = header.trim_end();
-        if header.is_empty() {
-            break;
-        }
-        if let Some((name, value)) = header.split_once(':') {
-            let (name, value) = (name.trim().to_owned(), value.trim().to_owned());
-            if name.eq_ignore_ascii_case("content-length") {
-                length = value.parse().unwrap_or(0);
-            }
-            headers.push((name, value));
-        }
-    }
-    let mut body = vec![0; length];
-    reader.read_exact(&mut body).ok()?;
-    Some(HttpRequest {
-        method,
-        target,
-        headers,
-        body,
-    })
-}
-
-/// The value after `--name` on the command line.
-pub fn flag(args: &[String], name: &str) -> Option<String> {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .cloned()
 }

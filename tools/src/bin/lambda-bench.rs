@@ -1,22 +1,66 @@
 //! Runs a Lambda binary as Lambda does — a Runtime API on loopback, the standard
 //! environment — and measures it. Prints one JSON object.
 //!
-//!   lambda-bench cold --bin PATH --event FILE [--runs 20]
-//!       init (exec to the first GET /next), first response, first and warm invocation
-//!       latency, peak RSS, over fresh processes
-//!   lambda-bench warm --bin PATH --event FILE [--invocations 300] [--rounds 1]
-//!       CPU time per invocation (all threads, from /proc schedstat), latency, peak RSS;
-//!       with several rounds, the binaries take turns (a fresh process each round, the
-//!       order alternating) and the CPU figure is the median of the rounds' figures
+//!   lambda-bench cold --bin PATH [--bin PATH ...] --event FILE [--runs 20]
+//!   lambda-bench warm --bin PATH [--bin PATH ...] --event FILE [--invocations 300] [--rounds 1]
+//!
+//! (`lambda-bench help cold`, `lambda-bench help warm`: what each measures.)
 //!
 //! The child gets a Lambda-like environment: this process's `AWS_*`, `DYNAMODB_*`, `MIMALLOC_*`, table
 //! names, `SSL_CERT_FILE` and `PATH`, and nothing else.
 
 use std::collections::HashMap;
+use std::num::NonZeroUsize;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use clap::{Parser, Subcommand};
 use serde_json::{Value, json};
-use update_connection_tools::{RuntimeApi, flag, spawn, stop};
+use update_connection_tools::{RuntimeApi, spawn, stop};
+
+/// Runs Lambda binaries under a loopback Runtime API with Lambda's environment, and
+/// prints one JSON object of measurements.
+#[derive(Parser)]
+struct Args {
+    #[command(subcommand)]
+    mode: Mode,
+}
+
+#[derive(Subcommand)]
+enum Mode {
+    /// Fresh processes: init (exec to the first GET /next), first response, first and
+    /// warm invocation latency, peak RSS.
+    Cold {
+        #[command(flatten)]
+        common: Common,
+        /// Fresh processes per binary (the binaries take turns).
+        #[arg(long, default_value = "20")]
+        runs: NonZeroUsize,
+    },
+    /// Warm processes: CPU time per invocation (all threads, from /proc schedstat),
+    /// latency, peak RSS.
+    Warm {
+        #[command(flatten)]
+        common: Common,
+        /// Invocations per binary, split evenly over the rounds.
+        #[arg(long, default_value = "300")]
+        invocations: NonZeroUsize,
+        /// Rounds: a fresh process each, the binaries taking turns (the order alternating);
+        /// the CPU figure is the median of the rounds' figures.
+        #[arg(long, default_value = "1")]
+        rounds: NonZeroUsize,
+    },
+}
+
+#[derive(clap::Args)]
+struct Common {
+    /// A function binary to measure; repeat it to compare binaries.
+    #[arg(long = "bin", value_name = "PATH", required = true)]
+    bins: Vec<String>,
+    /// The event to send every invocation (a JSON file).
+    #[arg(long, value_name = "FILE")]
+    event: PathBuf,
+}
 
 /// CPU time of every thread of the process, in nanoseconds.
 fn cpu_ns(pid: u32) -> u64 {
@@ -182,9 +226,9 @@ fn warm_once(bin: &str, event: &[u8], invocations: usize, round: usize) -> WarmR
 /// Every binary `rounds` times, taking turns (the order reversed every other round), so
 /// that drift in a shared machine's load hits all alike.
 fn warm(bins: &[String], event: &[u8], invocations: usize, rounds: usize) -> Value {
-    let per_round = invocations.div_ceil(rounds.max(1));
+    let per_round = invocations.div_ceil(rounds);
     let mut runs: Vec<Vec<WarmRun>> = bins.iter().map(|_| Vec::new()).collect();
-    for round in 0..rounds.max(1) {
+    for round in 0..rounds {
         let mut order: Vec<usize> = (0..bins.len()).collect();
         if round % 2 == 1 {
             order.reverse();
@@ -227,39 +271,24 @@ fn warm(bins: &[String], event: &[u8], invocations: usize, rounds: usize) -> Val
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let bins: Vec<String> = args
-        .iter()
-        .enumerate()
-        .filter(|(_, a)| *a == "--bin")
-        .filter_map(|(i, _)| args.get(i + 1).cloned())
-        .collect();
-    let (Some(mode), false, Some(event)) = (args.first(), bins.is_empty(), flag(&args, "--event"))
-    else {
-        eprintln!(
-            "usage: lambda-bench cold|warm --bin PATH [--bin PATH ...] --event FILE [--runs N] [--invocations N]"
-        );
-        std::process::exit(2);
+    let read = |common: &Common| {
+        let event = std::fs::read(&common.event)
+            .unwrap_or_else(|e| panic!("cannot read {}: {e}", common.event.display()));
+        (common.bins.clone(), event)
     };
-    let event = std::fs::read(&event).unwrap_or_else(|e| panic!("cannot read {event}: {e}"));
-    let result = match mode.as_str() {
-        "cold" => cold(
-            &bins,
-            &event,
-            flag(&args, "--runs")
-                .and_then(|n| n.parse().ok())
-                .unwrap_or(20),
-        ),
-        "warm" => {
-            let n = flag(&args, "--invocations")
-                .and_then(|n| n.parse().ok())
-                .unwrap_or(300);
-            let rounds = flag(&args, "--rounds")
-                .and_then(|n| n.parse().ok())
-                .unwrap_or(1);
-            warm(&bins, &event, n, rounds)
+    let result = match Args::parse().mode {
+        Mode::Cold { common, runs } => {
+            let (bins, event) = read(&common);
+            cold(&bins, &event, runs.get())
         }
-        other => panic!("unknown mode {other}"),
+        Mode::Warm {
+            common,
+            invocations,
+            rounds,
+        } => {
+            let (bins, event) = read(&common);
+            warm(&bins, &event, invocations.get(), rounds.get())
+        }
     };
     println!("{result}");
 }

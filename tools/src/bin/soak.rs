@@ -3,7 +3,7 @@
 //! table afterwards are checked against a model of the contract.
 //!
 //!   soak --bin FUNCTION --admin CONNECTIONS_ADMIN [--processes 4] [--requests 10000]
-//!        [--hot-rounds 150] [--seed 7] [--show 20 (violations printed)]
+//!        [--hot-rounds 150] [--seed 7] [--show 20]   (`soak --help` says what each is)
 //!
 //! Two phases. Mixed: random requests on 64 connections, one in ten a client retry of the
 //! previous one. Hot: every process sends, at the same moment, a write with `If-Match` at
@@ -18,16 +18,105 @@
 //! (within the writer's send/answer window). A 409 needs a disconnect sent before it was
 //! answered; an accepted write with `If-Match: "k"` must have written version k+1.
 //!
+//! The hot phase must really race: at least a tenth of its rounds need a loser in flight
+//! with the winner (see `required_meetings`), or that is a violation.
+//!
 //! The environment names the tables and the endpoint (as for the function). Exits 1 on any
-//! violation. Bounded: a fixed number of requests, each answered within 30 s.
+//! violation. Bounded: a fixed number of requests, each answered within 30 s, and the whole
+//! soak within `--time-limit-seconds`; a worker that panics ends the soak at once.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::process::Command;
-use std::sync::{Barrier, Mutex};
-use std::time::{Instant, SystemTime};
+use std::panic::AssertUnwindSafe;
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Barrier, Mutex, PoisonError};
+use std::time::{Duration, Instant, SystemTime};
 
+use clap::Parser;
+use clap::builder::RangedU64ValueParser;
 use serde_json::{Value, json};
-use update_connection_tools::{RuntimeApi, flag, spawn, stop};
+use update_connection_tools::{RuntimeApi, spawn, stop};
+
+/// Concurrent soak of the function against DynamoDB Local (tables and endpoint from the
+/// environment); every answer and the final table are checked against the contract's
+/// model. Exits 1 on any violation.
+#[derive(Parser)]
+struct Args {
+    /// The function binary (update-connection).
+    #[arg(long, value_name = "PATH")]
+    bin: String,
+    /// connections-admin, to seed the tables and read them back.
+    #[arg(long, value_name = "PATH")]
+    admin: String,
+    /// Function processes, each under its own Runtime API; at least 2, so that the hot
+    /// phase's writes can meet.
+    #[arg(long, default_value_t = 4, value_parser = RangedU64ValueParser::<usize>::new().range(2..))]
+    processes: usize,
+    /// Requests of the mixed phase, shared out between the processes.
+    #[arg(long, default_value_t = 10_000)]
+    requests: usize,
+    /// Rounds of the hot phase: every process writes one hot item at the same moment.
+    #[arg(long, default_value_t = 150, value_parser = RangedU64ValueParser::<usize>::new().range(1..))]
+    hot_rounds: usize,
+    /// Seed of the request mix (the same seed, the same requests).
+    #[arg(long, default_value_t = 7)]
+    seed: u64,
+    /// How many violations to print (all are counted).
+    #[arg(long, default_value_t = 20)]
+    show: usize,
+    /// The whole soak fails (exit 1, its processes killed) if it has not finished within
+    /// this many seconds.
+    #[arg(long, default_value_t = 600, value_parser = RangedU64ValueParser::<u64>::new().range(1..))]
+    time_limit_seconds: u64,
+}
+
+/// The processes the soak started, so that a failure can end them before it exits.
+static CHILDREN: Mutex<Vec<u32>> = Mutex::new(Vec::new());
+/// Progress, for the time limit's message.
+static MIXED_ANSWERED: AtomicUsize = AtomicUsize::new(0);
+static HOT_ROUNDS_DONE: AtomicUsize = AtomicUsize::new(0);
+static PHASE: Mutex<&str> = Mutex::new("starting");
+
+fn children() -> std::sync::MutexGuard<'static, Vec<u32>> {
+    CHILDREN.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn phase(now: &'static str) {
+    *PHASE.lock().unwrap_or_else(PoisonError::into_inner) = now;
+}
+
+/// Ends the soak from any thread: kills the processes it started (they would outlive it,
+/// and other workers may be waiting at a barrier for ever), then exits 1.
+fn fail(message: &str) -> ! {
+    eprintln!("soak FAILED: {message}");
+    for pid in children().iter() {
+        let _ = Command::new("kill")
+            .args(["-KILL", &pid.to_string()])
+            .status();
+    }
+    std::process::exit(1);
+}
+
+/// Runs connections-admin, registered as a child so that the time limit can end it.
+fn admin(admin: &str, args: &[&str]) -> Output {
+    let child = Command::new(admin)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap_or_else(|e| fail(&format!("cannot start {admin}: {e}")));
+    children().push(child.id());
+    let pid = child.id();
+    let output = child
+        .wait_with_output()
+        .unwrap_or_else(|e| fail(&format!("{admin} {args:?}: {e}")));
+    children().retain(|p| *p != pid);
+    if !output.status.success() {
+        fail(&format!("{admin} {args:?} failed: {}", output.status));
+    }
+    output
+}
 
 const KEY: &str = "soak-key-a";
 const RIVAL_KEY: &str = "soak-key-rival";
@@ -298,6 +387,7 @@ fn hot_body(worker: usize, round: usize) -> Value {
 fn drive(bin: &str, requests: usize, seed: u64, worker: usize, hot: &Hot) -> Vec<Outcome> {
     let api = RuntimeApi::start();
     let (child, _) = spawn(bin, &api);
+    children().push(child.id());
     let mut rng = Rng(seed
         .wrapping_mul(0x9E37_79B9_7F4A_7C15)
         .wrapping_add(worker as u64 + 1));
@@ -310,6 +400,7 @@ fn drive(bin: &str, requests: usize, seed: u64, worker: usize, hot: &Hot) -> Vec
             _ => (make(&mut rng), false),
         };
         out.push(send(&api, format!("w{worker}-{n}"), &request, retry));
+        MIXED_ANSWERED.fetch_add(1, Ordering::Relaxed);
         previous = Some(request);
     }
     for round in 0..hot.rounds {
@@ -337,8 +428,12 @@ fn drive(bin: &str, requests: usize, seed: u64, worker: usize, hot: &Hot) -> Vec
             versions[c] = versions[c].max(etag);
         }
         out.push(outcome);
-        hot.done.wait();
+        if hot.done.wait().is_leader() {
+            HOT_ROUNDS_DONE.fetch_add(1, Ordering::Relaxed);
+        }
     }
+    let pid = child.id();
+    children().retain(|p| *p != pid);
     stop(child);
     out
 }
@@ -532,36 +627,58 @@ fn replay(
     Some(state)
 }
 
-fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let (Some(bin), Some(admin)) = (flag(&args, "--bin"), flag(&args, "--admin")) else {
-        eprintln!(
-            "usage: soak --bin FUNCTION --admin CONNECTIONS_ADMIN [--processes N] [--requests N] [--hot-rounds N] [--seed N]"
-        );
-        std::process::exit(2);
-    };
-    let processes: usize = flag(&args, "--processes")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(4);
-    let requests: usize = flag(&args, "--requests")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(10_000);
-    let hot_rounds: usize = flag(&args, "--hot-rounds")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(150);
-    let rng_seed: u64 = flag(&args, "--seed")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(7);
+/// Rounds of the hot phase that must have had a loser in flight with the winner: a tenth.
+/// A 412 is answered only after the winner's write landed, so a loser misses the winner
+/// only if, released by the same barrier, it was still unsent when the winner's answer was
+/// back: its thread kept off the CPU for a whole round trip through a function process and
+/// DynamoDB Local, and in such a round all of its losers at once. On 2 cores that hit 1 to
+/// 4 losers of 450 and at most 1 round of 150, also with 4 busy loops competing for the
+/// cores: far from 9 rounds in 10. Serialised writes (a lock, a queue) miss in every round.
+fn required_meetings(hot_rounds: usize) -> usize {
+    hot_rounds.div_ceil(10)
+}
 
+fn panic_text(panic: &(dyn std::any::Any + Send)) -> &str {
+    panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(not a string)")
+}
+
+fn main() {
+    let Args {
+        bin,
+        admin: admin_bin,
+        processes,
+        requests,
+        hot_rounds,
+        seed: rng_seed,
+        show,
+        time_limit_seconds,
+    } = Args::parse();
+
+    // A watchdog for the whole soak: a hung process, request or admin call ends in a clear
+    // failure instead of a soak that never returns.
+    let total_requests = requests.div_ceil(processes) * processes;
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_secs(time_limit_seconds));
+        let phase = *PHASE.lock().unwrap_or_else(PoisonError::into_inner);
+        fail(&format!(
+            "time limit of {time_limit_seconds} s reached while {phase}: {} of {total_requests} mixed \
+             requests answered, {} of {hot_rounds} hot rounds done (--time-limit-seconds)",
+            MIXED_ANSWERED.load(Ordering::Relaxed),
+            HOT_ROUNDS_DONE.load(Ordering::Relaxed),
+        ))
+    });
+
+    phase("seeding the tables");
     let seed_file = std::env::temp_dir().join(format!("soak-seed-{}.json", std::process::id()));
-    std::fs::write(&seed_file, seed().to_string()).unwrap();
-    let seeded = Command::new(&admin)
-        .arg("seed-demo")
-        .arg("--file")
-        .arg(&seed_file)
-        .status()
-        .unwrap();
-    assert!(seeded.success(), "seeding failed");
+    std::fs::write(&seed_file, seed().to_string())
+        .unwrap_or_else(|e| fail(&format!("cannot write {}: {e}", seed_file.display())));
+    let seed_path = seed_file.to_string_lossy().into_owned();
+    let seeded = admin(&admin_bin, &["seed-demo", "--file", &seed_path]);
+    print!("{}", String::from_utf8_lossy(&seeded.stdout));
 
     let started = Instant::now();
     let per = requests.div_ceil(processes);
@@ -571,23 +688,36 @@ fn main() {
         done: Barrier::new(processes),
         versions: Mutex::new(vec![1; HOT]),
     };
+    phase("running the processes");
     let outcomes: Vec<Outcome> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..processes)
             .map(|w| {
                 let bin = bin.clone();
                 let hot = &hot;
-                s.spawn(move || drive(&bin, per, rng_seed, w, hot))
+                s.spawn(move || {
+                    // At once: the other workers would wait for this one at a barrier.
+                    std::panic::catch_unwind(AssertUnwindSafe(|| {
+                        drive(&bin, per, rng_seed, w, hot)
+                    }))
+                    .unwrap_or_else(|panic| {
+                        fail(&format!("worker {w} panicked: {}", panic_text(&*panic)))
+                    })
+                })
             })
             .collect();
         handles
             .into_iter()
-            .flat_map(|h| h.join().unwrap())
+            .flat_map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| fail("a worker ended without its outcomes"))
+            })
             .collect()
     });
     let elapsed = started.elapsed();
 
-    let dump = Command::new(&admin).arg("dump").output().unwrap();
-    assert!(dump.status.success(), "dump failed");
+    phase("reading the table back");
+    let dump = admin(&admin_bin, &["dump"]);
+    phase("checking the outcomes");
     let items: BTreeMap<String, Value> = String::from_utf8_lossy(&dump.stdout)
         .lines()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
@@ -696,6 +826,14 @@ fn main() {
         requests_met += met;
         rounds_met += usize::from(met > 0);
     }
+    let required = required_meetings(hot_rounds);
+    if rounds_met < required {
+        violations.push(format!(
+            "hot phase: a loser was in flight with the winner in {rounds_met} of {hot_rounds} \
+             rounds, fewer than the {required} required: the processes' writes did not race, so \
+             the single-winner rounds prove little"
+        ));
+    }
 
     let retries = outcomes.iter().filter(|o| o.retry).count();
     let summary = json!({
@@ -706,14 +844,12 @@ fn main() {
         "connections_disconnected": disconnected,
         "writes_replayed": writes,
         "hot": {"rounds": hot_rounds, "single_winner_rounds": hot_winners,
-                "rounds_where_writes_met": rounds_met, "losers_that_met_the_winner": requests_met},
+                "rounds_where_writes_met": rounds_met, "rounds_required_to_meet": required,
+                "losers_that_met_the_winner": requests_met},
         "statuses_by_kind": by_kind,
         "violations": violations.len(),
     });
     println!("{}", serde_json::to_string_pretty(&summary).unwrap());
-    let show: usize = flag(&args, "--show")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(20);
     for v in violations.iter().take(show) {
         eprintln!("violation: {v}");
     }
