@@ -37,11 +37,15 @@ enum Answer {
     DisconnectedDifferent,
     DisconnectedSame,
     OwnRequestId,
+    /// A keyed request whose key the item remembers: the same request (a replay, 200) or
+    /// another one (422). Without a key in the request, a plain write.
+    SameKey,
+    OtherRequestSameKey,
     Throttled,
     MalformedItem,
 }
 
-const ANSWERS: [Answer; 12] = [
+const ANSWERS: [Answer; 14] = [
     Answer::Written,
     Answer::NoItem,
     Answer::AnotherClients,
@@ -52,6 +56,8 @@ const ANSWERS: [Answer; 12] = [
     Answer::DisconnectedDifferent,
     Answer::DisconnectedSame,
     Answer::OwnRequestId,
+    Answer::SameKey,
+    Answer::OtherRequestSameKey,
     Answer::Throttled,
     Answer::MalformedItem,
 ];
@@ -94,6 +100,8 @@ struct Request {
     now_epoch: u64,
     /// What the write asks of each member, read by the contract model's member list.
     changes: Vec<(&'static Member, Change)>,
+    /// The `Idempotency-Key` record the write would store, when the request has a key.
+    idempotency_record: Option<String>,
     /// `None` without If-Match (or `*`); otherwise the versions it allows (maybe none).
     versions: Option<Vec<u64>>,
 }
@@ -150,6 +158,7 @@ impl Request {
             request_id: s(":request_id").expect(":request_id"),
             now_epoch,
             changes,
+            idempotency_record: s(":idempotency_record"),
             versions,
         }
     }
@@ -270,7 +279,10 @@ fn refused(item: Option<Item>) -> String {
 fn update_item(turn: &Turn, request: &[u8]) -> ((u16, String), Expected) {
     let r = Request::parse(request);
     assert_eq!(r.client, CLIENT, "the client is the API key's");
-    let answer = turn.answer;
+    let answer = match (turn.answer, r.idempotency_record.is_some()) {
+        (Answer::SameKey | Answer::OtherRequestSameKey, false) => Answer::Written,
+        (answer, _) => answer,
+    };
     let v = turn.variant;
     let expect = |status: u16, view: Option<(Value, u64)>| Expected {
         answer,
@@ -360,6 +372,31 @@ fn update_item(turn: &Turn, request: &[u8]) -> ((u16, String), Expected) {
             item.set_s(slots[(v % 4) as usize], &r.request_id);
             let view = item.view();
             ((400, refused(Some(item))), expect(200, Some(view)))
+        }
+        Answer::SameKey | Answer::OtherRequestSameKey => {
+            // The record sits in any slot, the connection maybe moved on, even disconnected:
+            // the key is judged before If-Match and the status.
+            let record = r.idempotency_record.clone().unwrap_or_default();
+            let stored = if answer == Answer::SameKey {
+                record
+            } else {
+                let (key, _) = record.split_once(' ').unwrap_or((&record, ""));
+                format!("{key} {}", "0".repeat(32))
+            };
+            item.set_s(contract_model::IDEMPOTENCY_RECORDS[(v % 4) as usize], &stored);
+            if v % 3 == 0 {
+                item.set_s("status", "disconnected");
+            }
+            if v % 2 == 1 {
+                let moved = r.allowed_version() + 1 + v % 5;
+                item.set("version", json!({ "N": moved.to_string() }));
+            }
+            let expected = if answer == Answer::SameKey {
+                expect(200, Some(item.view()))
+            } else {
+                expect(422, None)
+            };
+            ((400, refused(Some(item))), expected)
         }
         Answer::Throttled => {
             let code = if v % 2 == 0 {

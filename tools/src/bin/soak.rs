@@ -6,7 +6,11 @@
 //!        [--hot-rounds 150] [--seed 7] [--show 20]   (`soak --help` says what each is)
 //!
 //! Two phases. Mixed: random requests on 64 connections, one in ten a client retry of the
-//! previous one. Hot: every process sends, at the same moment, a write with `If-Match` at
+//! previous one. Some contact writes carry an `Idempotency-Key`: their retries must be
+//! answered as replays (`Idempotent-Replayed`, the connection as it was at the replay's
+//! version, after a write by the same key and body) and never write twice while the key is
+//! remembered; now and then the key comes back with another body (422
+//! `idempotency-key-reused` once the key wrote). Hot: every process sends, at the same moment, a write with `If-Match` at
 //! the current version of one of a few connections; exactly one may win.
 //!
 //! The model replays each connection's accepted writes in version order from its seed:
@@ -197,6 +201,10 @@ enum Kind {
     InvalidBody,
     MalformedBody,
     HotWrite,
+    /// A contact write with an `Idempotency-Key`; its client retries resend it whole.
+    Keyed,
+    /// The previous keyed request's key with another body.
+    KeyReused,
 }
 
 impl Kind {
@@ -210,6 +218,9 @@ impl Kind {
             Kind::InvalidBody => &[422],
             Kind::MalformedBody => &[400],
             Kind::HotWrite => &[200, 412],
+            Kind::Keyed => &[200, 409],
+            // 422 once the key's first request wrote; otherwise it is a request of its own.
+            Kind::KeyReused => &[200, 409, 422],
         }
     }
 }
@@ -220,13 +231,28 @@ struct Request {
     connection: String,
     body: Value,
     if_match: Option<u64>,
+    idempotency_key: Option<String>,
     event: Vec<u8>,
 }
 
 fn event(connection: &str, key: &str, token: &str, body: &str, if_match: Option<&str>) -> Vec<u8> {
+    keyed_event(connection, key, token, body, if_match, None)
+}
+
+fn keyed_event(
+    connection: &str,
+    key: &str,
+    token: &str,
+    body: &str,
+    if_match: Option<&str>,
+    idempotency_key: Option<&str>,
+) -> Vec<u8> {
     let mut headers = json!({"content-type": "application/json", "x-api-key": key, "authorization": format!("Bearer {token}")});
     if let Some(tag) = if_match {
         headers["if-match"] = json!(tag);
+    }
+    if let Some(k) = idempotency_key {
+        headers["idempotency-key"] = json!(format!("\"{k}\""));
     }
     serde_json::to_vec(&json!({
         "resource": "/connections/{connection_id}", "path": format!("/connections/{connection}"),
@@ -251,14 +277,32 @@ fn make(rng: &mut Rng) -> Request {
             None,
             connection,
         ),
-        1..50 => {
-            let body = match rng.below(4) {
-                0 => json!({"email": format!("user{}@example.com", rng.below(1000))}),
-                1 => json!({"mobile": format!("+1415555{:04}", rng.below(10_000))}),
-                2 => json!({"email": null, "customer_id": format!("customer-{}", rng.below(50))}),
-                _ => json!({"mobile": null}),
+        1..42 => (
+            Kind::Contact,
+            contact_body(rng),
+            KEY,
+            token,
+            None,
+            connection,
+        ),
+        42..50 => {
+            let key = format!("soak-{:016x}", rng.next());
+            let body = contact_body(rng);
+            return Request {
+                kind: Kind::Keyed,
+                event: keyed_event(
+                    &connection,
+                    KEY,
+                    &token,
+                    &body.to_string(),
+                    None,
+                    Some(&key),
+                ),
+                if_match: None,
+                idempotency_key: Some(key),
+                connection,
+                body,
             };
-            (Kind::Contact, body, KEY, token, None, connection)
         }
         50..60 => (
             Kind::WrongToken,
@@ -321,7 +365,42 @@ fn make(rng: &mut Rng) -> Request {
         kind,
         event: event(&connection, key, &token, &text, if_match),
         if_match: if_match.and_then(|t| t.trim_matches('"').parse().ok()),
+        idempotency_key: None,
         connection,
+        body,
+    }
+}
+
+fn contact_body(rng: &mut Rng) -> Value {
+    match rng.below(4) {
+        0 => json!({"email": format!("user{}@example.com", rng.below(1000))}),
+        1 => json!({"mobile": format!("+1415555{:04}", rng.below(10_000))}),
+        2 => json!({"email": null, "customer_id": format!("customer-{}", rng.below(50))}),
+        _ => json!({"mobile": null}),
+    }
+}
+
+/// The previous keyed request's key on its connection, with another body.
+fn reuse(previous: &Request, rng: &mut Rng) -> Request {
+    let i: usize = previous.connection[7..].parse().unwrap_or(0);
+    let mut body = contact_body(rng);
+    while body == previous.body {
+        body = contact_body(rng);
+    }
+    let key = previous.idempotency_key.clone();
+    Request {
+        kind: Kind::KeyReused,
+        event: keyed_event(
+            &previous.connection,
+            KEY,
+            &format!("soak-token-{i}"),
+            &body.to_string(),
+            None,
+            key.as_deref(),
+        ),
+        if_match: None,
+        idempotency_key: key,
+        connection: previous.connection.clone(),
         body,
     }
 }
@@ -332,6 +411,9 @@ struct Outcome {
     connection: String,
     body: Value,
     if_match: Option<u64>,
+    idempotency_key: Option<String>,
+    /// The answer said `Idempotent-Replayed: true`: a retry answered without a write.
+    replayed: bool,
     status: u16,
     /// The answer's body (the connection on a 200).
     answer: Value,
@@ -353,6 +435,8 @@ fn send(api: &RuntimeApi, request_id: String, request: &Request, retry: bool) ->
         connection: request.connection.clone(),
         body: request.body.clone(),
         if_match: request.if_match,
+        idempotency_key: request.idempotency_key.clone(),
+        replayed: response["headers"]["idempotent-replayed"] == "true",
         status: response["statusCode"].as_u64().unwrap_or(0) as u16,
         answer: serde_json::from_str(response["body"].as_str().unwrap_or("null"))
             .unwrap_or(Value::Null),
@@ -397,6 +481,8 @@ fn drive(bin: &str, requests: usize, seed: u64, worker: usize, hot: &Hot) -> Vec
         // One request in ten repeats this worker's previous one: a client retry.
         let (request, retry) = match (&previous, rng.below(10)) {
             (Some(p), 0) => (p.clone(), true),
+            // Now and then a keyed request's key comes back with another body.
+            (Some(p), 1) if p.kind == Kind::Keyed => (reuse(p, &mut rng), false),
             _ => (make(&mut rng), false),
         };
         out.push(send(&api, format!("w{worker}-{n}"), &request, retry));
@@ -419,6 +505,7 @@ fn drive(bin: &str, requests: usize, seed: u64, worker: usize, hot: &Hot) -> Vec
             ),
             body,
             if_match: Some(version),
+            idempotency_key: None,
         };
         hot.start.wait();
         let mut outcome = send(&api, format!("h{worker}-{round}"), &request, false);
@@ -449,6 +536,8 @@ struct State {
 
 /// Stands for a write's time in the replayed item; its windows are checked instead.
 const STAMP: &str = "<the time of its write>";
+/// Stands for the function's fingerprint in an `Idempotency-Key` record; its form is checked.
+const FINGERPRINT: &str = "<fingerprint>";
 
 impl State {
     fn seeded(id: &str, customer_id: String, status: &str) -> Self {
@@ -476,7 +565,17 @@ impl State {
     fn apply(&self, o: &Outcome) -> Self {
         let changes = contract_model::changes(&o.body);
         let mut next = self.clone();
-        next.item = contract_model::write(&self.item, &changes, &o.request_id, STAMP);
+        let record = o
+            .idempotency_key
+            .as_ref()
+            .map(|k| format!("{k} {FINGERPRINT}"));
+        next.item = contract_model::write_keyed(
+            &self.item,
+            &changes,
+            &o.request_id,
+            record.as_deref(),
+            STAMP,
+        );
         let window = (o.sent, o.answered);
         next.stamped.insert("updated_at".into(), window);
         for (member, change) in &changes {
@@ -524,7 +623,9 @@ fn replay(
     violations: &mut Vec<String>,
 ) -> Option<State> {
     let mut by_version: BTreeMap<u64, Vec<&Outcome>> = BTreeMap::new();
-    for o in answers {
+    let (replays, answers): (Vec<&Outcome>, Vec<&Outcome>) =
+        answers.iter().copied().partition(|o| o.replayed);
+    for o in &answers {
         match o.etag {
             Some(v) => by_version.entry(v).or_default().push(o),
             None => violations.push(format!(
@@ -548,6 +649,9 @@ fn replay(
         ));
     }
     let mut state = seed;
+    // The state at each version, and who wrote it.
+    let mut history = vec![state.clone(), state.clone()];
+    let mut writers: Vec<&Outcome> = Vec::new();
     for v in 2..=final_version {
         let group = by_version.get(&v).map(Vec::as_slice).unwrap_or_default();
         // Identical requests (a disconnect and its retries) explain a version equally; the
@@ -575,6 +679,25 @@ fn replay(
             return None;
         };
         let next = state.apply(writer);
+        // A key remembered on this connection never writes twice.
+        if let Some(key) = &writer.idempotency_key {
+            let keyed: Vec<&&Outcome> = writers
+                .iter()
+                .rev()
+                .filter(|w| w.idempotency_key.is_some())
+                .take(contract_model::IDEMPOTENCY_RECORDS.len())
+                .collect();
+            if let Some(first) = keyed
+                .iter()
+                .find(|w| w.idempotency_key.as_ref() == Some(key))
+            {
+                violations.push(format!(
+                    "{id}: key {key} wrote twice: {} and {}",
+                    first.request_id, writer.request_id
+                ));
+            }
+        }
+        writers.push(writer);
         if writer.if_match.is_some_and(|k| k + 1 != v) {
             violations.push(format!(
                 "{id}: {} wrote version {v} with If-Match \"{}\"",
@@ -597,6 +720,28 @@ fn replay(
             }
         }
         state = next;
+        history.push(state.clone());
+    }
+    // A replay is the connection as it was at its version, after a write by the same key
+    // and request.
+    for o in &replays {
+        let v = o.etag.unwrap_or(0) as usize;
+        match history.get(v) {
+            Some(at) if at.view() == o.answer => {}
+            _ => violations.push(format!(
+                "{id}: replay {} answered version {v} as {}, not as stored",
+                o.request_id, o.answer
+            )),
+        }
+        let explained = writers.iter().take(v.saturating_sub(1)).any(|w| {
+            w.idempotency_key == o.idempotency_key && w.body == o.body && w.if_match == o.if_match
+        });
+        if !explained {
+            violations.push(format!(
+                "{id}: {} was answered as a replay, but no write with its key and body came first",
+                o.request_id
+            ));
+        }
     }
 
     // The final item, every member; stamps by their writers' windows.
@@ -610,7 +755,18 @@ fn replay(
         ));
     }
     for (name, value) in &state.item {
-        if value == STAMP {
+        let record = value
+            .as_str()
+            .and_then(|v| v.strip_suffix(&format!(" {FINGERPRINT}")));
+        if let Some(key) = record {
+            let stored = item[name].as_str().unwrap_or_default();
+            let fingerprint = stored.strip_prefix(&format!("{key} ")).unwrap_or_default();
+            if fingerprint.len() != 32 || !fingerprint.bytes().all(|b| b.is_ascii_hexdigit()) {
+                violations.push(format!(
+                    "{id}: {name} is {stored:?}, the replay has key {key}"
+                ));
+            }
+        } else if value == STAMP {
             if !within(&item[name], state.stamped.get(name).copied()) {
                 violations.push(format!(
                     "{id}: {name} {} is not the time of the write that stamped it",
@@ -733,6 +889,15 @@ fn main() {
             .or_default()
             .entry(o.status)
             .or_default() += 1;
+        if o.kind == Kind::KeyReused
+            && o.status == 422
+            && o.answer["code"] != "idempotency-key-reused"
+        {
+            violations.push(format!("{} answered 422 {}", o.request_id, o.answer));
+        }
+        if o.replayed && o.idempotency_key.is_none() {
+            violations.push(format!("{} replayed without a key", o.request_id));
+        }
         if !o.kind.allowed().contains(&o.status) {
             violations.push(format!(
                 "{} {:?} on {} answered {} (allowed {:?})",
@@ -836,10 +1001,12 @@ fn main() {
     }
 
     let retries = outcomes.iter().filter(|o| o.retry).count();
+    let replays = outcomes.iter().filter(|o| o.replayed).count();
     let summary = json!({
         "processes": processes,
         "requests": outcomes.len(),
         "client_retries": retries,
+        "idempotent_replays": replays,
         "seconds": elapsed.as_secs_f64(),
         "connections_disconnected": disconnected,
         "writes_replayed": writes,
