@@ -128,6 +128,10 @@ fn request_line(c: &mut Criterion) {
     };
     let outcome = Outcome {
         request_id: "c6af9ac6-7b61-11e6-9a41-93e8deadbeef",
+        trace_id: Some(
+            "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1",
+        ),
+        cold_start: false,
         status: 200,
         problem: None,
         latency: Duration::from_micros(2_901),

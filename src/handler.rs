@@ -1,6 +1,7 @@
 //! The decision path of the contract, in its order. Every outcome is a response: nothing
 //! here returns an error to the runtime (API Gateway would turn that into a 502).
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use crate::auth::{self, ApiKeyCache, KeyLookup};
@@ -16,7 +17,7 @@ use crate::http::response::JSON;
 use crate::http::route::{check_media_type, connection_route};
 use crate::http::{LambdaResponse, Problem, Response};
 use crate::store::{OldItem, Store, StoreError, UpdateOutcome};
-use crate::telemetry::{self, LineWriter, Outcome, RequestLine, RequestLog};
+use crate::telemetry::{self, Invocation, LineWriter, Outcome, RequestLine, RequestLog};
 
 use crate::http::event::MAX_BODY_BYTES;
 
@@ -28,6 +29,9 @@ pub struct App {
     line: RequestLine,
     /// `REQUIRE_IF_MATCH`: a write without an entity tag in If-Match is 428.
     require_if_match: bool,
+    /// Set by the first invocation: the request line says which one was the cold start.
+    served: AtomicBool,
+    warm_up_failed: AtomicBool,
 }
 
 impl App {
@@ -43,6 +47,8 @@ impl App {
             keys: ApiKeyCache::new(config.api_key_cache_ttl),
             line: RequestLine::new(&config.function_name, sink),
             require_if_match: config.require_if_match,
+            served: AtomicBool::new(false),
+            warm_up_failed: AtomicBool::new(false),
         }
     }
 
@@ -60,16 +66,47 @@ impl App {
     /// Reads a key digest that cannot exist (not hex), bounded by `budget`, and ignores the
     /// answer: the connection, TLS session, endpoint and credentials are then ready before
     /// the first request. Nothing is cached.
+    /// A warm-up that fails is said by the first request's log (every line the function
+    /// writes names its invocation; init has none).
     pub async fn warm_up(&self, budget: std::time::Duration) {
         let outcome = tokio::time::timeout(budget, self.store.client_for_key("warm-up")).await;
-        if !matches!(outcome, Ok(Ok(KeyLookup::UnknownOrRevoked))) {
-            tracing::warn!("dynamodb warm-up did not complete; the first request will connect");
-        }
+        let warm = matches!(outcome, Ok(Ok(KeyLookup::UnknownOrRevoked)));
+        self.warm_up_failed.store(!warm, Ordering::Relaxed);
     }
 
     /// Handles one event and writes its line (log and metrics).
     pub async fn handle(&self, event: &Event, request_id: &str) -> LambdaResponse {
+        self.handle_traced(event, request_id, None).await
+    }
+
+    /// As `handle`, with X-Ray's trace id of the invocation: every line written while it
+    /// runs carries both ids.
+    pub async fn handle_traced(
+        &self,
+        event: &Event,
+        request_id: &str,
+        trace_id: Option<&str>,
+    ) -> LambdaResponse {
+        let invocation = Invocation {
+            request_id: request_id.to_owned(),
+            trace_id: trace_id.map(str::to_owned),
+        };
+        invocation
+            .scope(self.handle_in_scope(event, request_id, trace_id))
+            .await
+    }
+
+    async fn handle_in_scope(
+        &self,
+        event: &Event,
+        request_id: &str,
+        trace_id: Option<&str>,
+    ) -> LambdaResponse {
         let started = Instant::now();
+        let cold_start = !self.served.swap(true, Ordering::Relaxed);
+        if self.warm_up_failed.swap(false, Ordering::Relaxed) {
+            tracing::warn!("dynamodb warm-up did not complete at init; this request connects");
+        }
         let mut log = RequestLog::default();
         let (response, problem) = match self.decide(event, request_id, &mut log).await {
             Ok(response) => (response, None),
@@ -80,6 +117,8 @@ impl App {
         };
         let outcome = Outcome {
             request_id,
+            trace_id,
+            cold_start,
             status: response.status,
             problem,
             latency: started.elapsed(),

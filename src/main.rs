@@ -28,7 +28,12 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<Box<RawValue>>| async move {
             let payload = Event::from_json(event.payload.get());
-            Ok::<_, lambda_runtime::Error>(app.handle(&payload, &event.context.request_id).await)
+            let context = &event.context;
+            let trace = context.xray_trace_id.as_deref();
+            Ok::<_, lambda_runtime::Error>(
+                app.handle_traced(&payload, &context.request_id, trace)
+                    .await,
+            )
         },
     ))
     .await

@@ -11,26 +11,95 @@ use serde::Serialize;
 use tracing::Level;
 use tracing::level_filters::LevelFilter;
 use tracing_subscriber::filter::Targets;
+use tracing_subscriber::fmt::FmtContext;
+use tracing_subscriber::fmt::format::{self, FormatEvent, FormatFields};
 use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::util::SubscriberInitExt;
 
-/// Logs this crate's events at `level` and above, other crates' at WARN and above.
+/// Logs this crate's events at `level` and above, other crates' at WARN and above, as JSON
+/// lines that carry the invocation's request id and trace id (`Invocation`).
 pub fn init(level: Level) {
     let filter = Targets::new()
         .with_default(LevelFilter::WARN)
         .with_target(env!("CARGO_CRATE_NAME"), level);
     let layer = tracing_subscriber::fmt::layer()
-        .json()
-        .flatten_event(true)
-        .with_current_span(false)
-        .with_span_list(false)
-        .with_target(false)
+        .event_format(InvocationJson)
         .with_writer(std::io::stdout);
     // A second init (tests) keeps the first subscriber.
     let _ = tracing_subscriber::registry()
         .with(layer)
         .with(filter)
         .try_init();
+}
+
+/// The invocation being served: every line written while it runs names it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Invocation {
+    pub request_id: String,
+    /// X-Ray's trace header for this invocation, when Lambda gives one.
+    pub trace_id: Option<String>,
+}
+
+tokio::task_local! {
+    static CURRENT: Invocation;
+}
+
+impl Invocation {
+    /// Runs `f` with this invocation current for every `tracing` line it writes.
+    pub async fn scope<F: std::future::Future>(self, f: F) -> F::Output {
+        CURRENT.scope(self, f).await
+    }
+}
+
+/// `tracing`'s events as one JSON object per line: time, level, the event's fields
+/// (`message` among them) and the current invocation's ids.
+struct InvocationJson;
+
+impl<S, N> FormatEvent<S, N> for InvocationJson
+where
+    S: tracing::Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        _ctx: &FmtContext<'_, S, N>,
+        mut writer: format::Writer<'_>,
+        event: &tracing::Event<'_>,
+    ) -> std::fmt::Result {
+        let mut line = serde_json::Map::new();
+        line.insert("timestamp".into(), crate::clock::now().rfc3339().into());
+        line.insert("level".into(), event.metadata().level().as_str().into());
+        event.record(&mut JsonFields(&mut line));
+        let _ = CURRENT.try_with(|invocation| {
+            line.insert("request_id".into(), invocation.request_id.clone().into());
+            if let Some(trace) = &invocation.trace_id {
+                line.insert("trace_id".into(), trace.clone().into());
+            }
+        });
+        writeln!(writer, "{}", serde_json::Value::Object(line))
+    }
+}
+
+struct JsonFields<'a>(&'a mut serde_json::Map<String, serde_json::Value>);
+
+impl tracing::field::Visit for JsonFields<'_> {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        self.0
+            .insert(field.name().into(), format!("{value:?}").into());
+    }
+    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+        self.0.insert(field.name().into(), value.into());
+    }
+    fn record_i64(&mut self, field: &tracing::field::Field, value: i64) {
+        self.0.insert(field.name().into(), value.into());
+    }
+    fn record_u64(&mut self, field: &tracing::field::Field, value: u64) {
+        self.0.insert(field.name().into(), value.into());
+    }
+    fn record_bool(&mut self, field: &tracing::field::Field, value: bool) {
+        self.0.insert(field.name().into(), value.into());
+    }
 }
 
 /// What one request leaves behind, gathered while it is decided. Identifiers only: no
@@ -83,6 +152,9 @@ pub const METRICS_NAMESPACE: &str = "UpdateConnection";
 #[derive(Debug, Clone, Copy)]
 pub struct Outcome<'a> {
     pub request_id: &'a str,
+    pub trace_id: Option<&'a str>,
+    /// The instance's first invocation.
+    pub cold_start: bool,
     pub status: u16,
     pub problem: Option<&'a str>,
     pub latency: Duration,
@@ -95,6 +167,9 @@ struct Line<'a> {
     timestamp: &'a str,
     message: &'static str,
     request_id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    trace_id: Option<&'a str>,
+    cold_start: bool,
     connection_id: Option<&'a str>,
     client_id: Option<&'a str>,
     status: u16,
@@ -112,6 +187,8 @@ struct Line<'a> {
     function_name: &'a str,
     #[serde(rename = "Requests")]
     requests: u8,
+    #[serde(rename = "ColdStarts")]
+    cold_starts: u8,
     _aws: Aws,
 }
 
@@ -128,7 +205,7 @@ struct Aws {
 struct Directive {
     namespace: &'static str,
     dimensions: [&'static [&'static str]; 2],
-    metrics: [Metric; 3],
+    metrics: [Metric; 4],
 }
 
 #[derive(Serialize)]
@@ -154,6 +231,10 @@ static DIRECTIVE: Directive = Directive {
         Metric {
             name: "DynamoDBLatency",
             unit: "Milliseconds",
+        },
+        Metric {
+            name: "ColdStarts",
+            unit: "Count",
         },
     ],
 };
@@ -184,6 +265,8 @@ impl RequestLine {
             timestamp: now.rfc3339(),
             message: "request",
             request_id: outcome.request_id,
+            trace_id: outcome.trace_id,
+            cold_start: outcome.cold_start,
             connection_id: log.connection_id.as_deref(),
             client_id: log.client_id.as_deref(),
             status: outcome.status,
@@ -196,6 +279,7 @@ impl RequestLine {
             dynamodb_latency,
             function_name: &self.function_name,
             requests: 1,
+            cold_starts: u8::from(outcome.cold_start),
             _aws: Aws {
                 cloudwatch_metrics: [&DIRECTIVE],
                 timestamp: now.epoch_ms(),
@@ -239,6 +323,8 @@ mod tests {
         };
         let outcome = Outcome {
             request_id: "r-1",
+            trace_id: Some("Root=1-abc"),
+            cold_start: true,
             status: 422,
             problem: Some("validation-failed"),
             latency: Duration::from_millis(3),
@@ -247,6 +333,11 @@ mod tests {
         let v: serde_json::Value = serde_json::from_str(&line.line(&log, outcome, &now)).unwrap();
         assert_eq!(v["message"], "request");
         assert_eq!(v["request_id"], "r-1");
+        assert_eq!(v["trace_id"], "Root=1-abc");
+        assert_eq!(
+            (v["cold_start"].clone(), v["ColdStarts"].clone()),
+            (true.into(), 1.into())
+        );
         assert_eq!(v["client_id"], "client \"a\"");
         assert_eq!(v["status"], 422);
         assert_eq!(v["problem_code"], "validation-failed");
@@ -272,6 +363,7 @@ mod tests {
         let ok = Outcome {
             problem: None,
             status: 200,
+            cold_start: false,
             ..outcome
         };
         let v: serde_json::Value =
@@ -281,5 +373,6 @@ mod tests {
             (serde_json::Value::Null, "ok".into())
         );
         assert_eq!(v["connection_id"], serde_json::Value::Null);
+        assert_eq!(v["ColdStarts"], 0);
     }
 }

@@ -270,3 +270,61 @@ async fn a_missing_table_variable_stops_init_naming_it() {
     let logs = output(child).await;
     assert!(logs.contains("API_KEYS_TABLE"), "{logs}");
 }
+
+/// With the database unreachable from init on (the warm-up fails, every call fails), every
+/// line the function writes names its invocation: the request id, and the trace id the
+/// Runtime API gave; the request line says which invocation was the cold start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_line_names_its_invocation_even_with_a_dead_database() {
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = dead.local_addr().unwrap().port();
+    drop(dead);
+    let api = RuntimeApi::start().await;
+    let mut cmd = function(&api, "c", "k");
+    cmd.env(
+        "AWS_ENDPOINT_URL_DYNAMODB",
+        format!("http://127.0.0.1:{port}"),
+    );
+    let child = cmd.spawn().expect("start the function");
+    for id in ["first", "second"] {
+        let response = api
+            .invoke(id, patch(ACTIVE_B, r#"{"email":"dead@example.com"}"#))
+            .await
+            .unwrap();
+        assert_eq!(response["statusCode"], 503, "{response}");
+    }
+    let logs = output(child).await;
+    let mut requests = Vec::new();
+    for line in logs.lines().filter(|l| !l.trim().is_empty()) {
+        let v: Value = serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}"));
+        let id = v["request_id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no request id: {line}"));
+        assert!(["first", "second"].contains(&id), "{line}");
+        assert!(
+            v["trace_id"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("Root=")),
+            "{line}"
+        );
+        if v["message"] == "request" {
+            requests.push((
+                id.to_owned(),
+                v["cold_start"].clone(),
+                v["ColdStarts"].clone(),
+            ));
+        }
+    }
+    assert_eq!(
+        requests,
+        [
+            ("first".to_owned(), json!(true), json!(1)),
+            ("second".to_owned(), json!(false), json!(0))
+        ],
+        "{logs}"
+    );
+    assert!(
+        logs.contains("warm-up did not complete"),
+        "the failed warm-up is said:\n{logs}"
+    );
+}
