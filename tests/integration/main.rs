@@ -9,6 +9,7 @@ mod contract_auth;
 mod contract_body;
 mod contract_edges;
 mod contract_write;
+mod dynamodb_errors;
 mod event_sources;
 mod events_replay;
 mod faults;
