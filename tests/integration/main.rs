@@ -8,6 +8,7 @@ mod binary;
 mod contract_auth;
 mod contract_body;
 mod contract_edges;
+mod contract_order;
 mod contract_write;
 mod dynamodb_errors;
 mod event_sources;
