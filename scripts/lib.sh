@@ -91,3 +91,11 @@ ensure_shellcheck() {
     rm -f "$log"
   fi
 }
+
+# The sample events to replay, one "FILE STATUS" a line: events/expected-status.json read as
+# JSON by scripts/expected_status.py, which fails when its keys and the files in events/
+# differ either way. Capture it with `entries=$(expected_statuses)`, so that set -e stops
+# there: a pipe or `< <(...)` would hide the failure and replay nothing.
+expected_statuses() {
+  python3 scripts/expected_status.py events
+}
