@@ -76,6 +76,15 @@ ensure_cargo_deny() {
   fi
 }
 
+# cargo-fuzz (scripts/fuzz), pinned the same way: reinstalled when another version answers.
+CARGO_FUZZ_VERSION=0.13.2
+ensure_cargo_fuzz() {
+  if [ "$(cargo fuzz --version 2>/dev/null)" != "cargo-fuzz $CARGO_FUZZ_VERSION" ]; then
+    echo "==> installing cargo-fuzz $CARGO_FUZZ_VERSION (cargo install --locked; a few minutes)"
+    env -u CARGO_TARGET_DIR cargo install --quiet --locked "cargo-fuzz@$CARGO_FUZZ_VERSION"
+  fi
+}
+
 # ShellCheck, which actionlint runs on every `run:` block (without it, actionlint would
 # silently skip them).
 ensure_shellcheck() {
@@ -90,4 +99,12 @@ ensure_shellcheck() {
     fi
     rm -f "$log"
   fi
+}
+
+# The sample events to replay, one "FILE STATUS" a line: events/expected-status.json read as
+# JSON by scripts/expected_status.py, which fails when its keys and the files in events/
+# differ either way. Capture it with `entries=$(expected_statuses)`, so that set -e stops
+# there: a pipe or `< <(...)` would hide the failure and replay nothing.
+expected_statuses() {
+  python3 scripts/expected_status.py events
 }

@@ -1,6 +1,7 @@
 //! A TCP proxy in front of DynamoDB Local that can pass traffic, slow it, answer every
-//! request with a throttling error, or drop every connection: the database faults the
-//! function must survive, injected on loopback without touching the database.
+//! request with a DynamoDB error (throttling or any other code), or drop every connection:
+//! the database faults the function must survive, injected on loopback without touching
+//! the database.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,6 +17,11 @@ pub enum Mode {
     Slow(Duration),
     /// Every request gets DynamoDB's ProvisionedThroughputExceededException (HTTP 400).
     Throttle,
+    /// Every request gets this DynamoDB error code with this HTTP status.
+    Error {
+        status: u16,
+        code: &'static str,
+    },
     /// Every connection, open or new, is closed at once: a database that went away.
     Down,
 }
@@ -49,7 +55,8 @@ async fn serve(client: TcpStream, upstream: Arc<String>, mut mode: watch::Receiv
     let current = *mode.borrow_and_update();
     match current {
         Mode::Down => {}
-        Mode::Throttle => throttle(client, mode).await,
+        Mode::Throttle => refuse(client, mode, 400, "ProvisionedThroughputExceededException").await,
+        Mode::Error { status, code } => refuse(client, mode, status, code).await,
         Mode::Pass | Mode::Slow(_) => {
             let Ok(server) = TcpStream::connect(upstream.as_str()).await else {
                 return;
@@ -84,8 +91,16 @@ async fn serve(client: TcpStream, upstream: Arc<String>, mut mode: watch::Receiv
     }
 }
 
-async fn throttle(client: TcpStream, mut mode: watch::Receiver<Mode>) {
-    const BODY: &str = r#"{"__type":"com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException","message":"The level of configured provisioned throughput for the table was exceeded."}"#;
+/// Answers every request on this connection with DynamoDB's JSON error for `code`.
+async fn refuse(
+    client: TcpStream,
+    mut mode: watch::Receiver<Mode>,
+    status: u16,
+    code: &'static str,
+) {
+    let body = format!(
+        r#"{{"__type":"com.amazonaws.dynamodb.v20120810#{code}","message":"injected by the fault proxy"}}"#
+    );
     let mut reader = BufReader::new(client);
     loop {
         let request = async {
@@ -109,18 +124,19 @@ async fn throttle(client: TcpStream, mut mode: watch::Receiver<Mode>) {
                     }
                 }
             }
-            let mut body = vec![0; length];
-            reader.read_exact(&mut body).await.ok()?;
+            let mut request_body = vec![0; length];
+            reader.read_exact(&mut request_body).await.ok()?;
             Some(())
         };
         tokio::select! {
             got = request => if got.is_none() { return },
             _ = mode.changed() => return,
         }
+        // The reason phrase is not read by the SDK; the status code is.
         let reply = format!(
-            "HTTP/1.1 400 Bad Request\r\ncontent-type: application/x-amz-json-1.0\r\n\
-             x-amzn-requestid: throttled\r\ncontent-length: {}\r\n\r\n{BODY}",
-            BODY.len()
+            "HTTP/1.1 {status} Injected\r\ncontent-type: application/x-amz-json-1.0\r\n\
+             x-amzn-requestid: injected\r\ncontent-length: {}\r\n\r\n{body}",
+            body.len()
         );
         if reader.get_mut().write_all(reply.as_bytes()).await.is_err() {
             return;
