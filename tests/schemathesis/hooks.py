@@ -87,6 +87,11 @@ def after_call(ctx, case, response):
     if log:
         with open(log, "a", encoding="ascii") as f:
             f.write(f"{response.status_code}\n")
+    # Which body media type each answer was for: the run must reach both.
+    media = os.environ.get("MEDIA_LOG")
+    if media:
+        with open(media, "a", encoding="ascii") as f:
+            f.write(f"{case.media_type} {response.status_code}\n")
 
 
 @schemathesis.check
