@@ -73,8 +73,8 @@ sam_prepare() {
 sam_build() {
   local arch started=$SECONDS
   arch=$(sam_arch)
-  echo "==> sam build --beta-features --parameter-overrides Architecture=$arch (${SAM_BUILD_MODE:=debug})"
-  if ! SAM_BUILD_MODE=$SAM_BUILD_MODE sam build --beta-features \
+  echo "==> sam build --parameter-overrides Architecture=$arch (${SAM_BUILD_MODE:=debug})"
+  if ! SAM_BUILD_MODE=$SAM_BUILD_MODE sam build \
       --parameter-overrides "Architecture=$arch" >"$SAM_STATE/build.log" 2>&1; then
     cat "$SAM_STATE/build.log" >&2
     echo "error: sam build failed" >&2

@@ -181,7 +181,7 @@ peak = max(cold_http[U]['peak_rss_mib']['max'], cold_tls[U]['peak_rss_mib']['max
 w("")
 w(f"Goals: peak RSS <= 12 MiB ({verdict(peak <= 12)}, worst {peak:.1f} MiB)" +
   (f"; zipped arm64 bootstrap <= 4 MiB ({verdict(os.path.getsize(os.path.join(work, 'arm.zip')) <= 4 * 1048576)})." if arm else
-   "; zipped arm64 bootstrap: not built in this run (`sam build --beta-features` first)."))
+   "; zipped arm64 bootstrap: not built in this run (`sam build` first)."))
 w("")
 if env_on("CALLGRIND") and os.path.exists(os.path.join(work, "cg-update-connection.json")):
     cg = {b: load(f"cg-{b}.json") for b in (F, R, U, "update-connection-422")}

@@ -20,3 +20,4 @@ mod openapi;
 mod round_trips;
 mod samconfig;
 mod support;
+mod template;

