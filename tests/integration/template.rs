@@ -526,6 +526,30 @@ fn the_access_log_carries_api_gateways_own_request_id() {
     assert!(line.get("ip").is_some() && line.get("status").is_some());
 }
 
+/// RequireIfMatch reaches the function as the variable its configuration reads, and the
+/// function then answers 428 to a write without an entity tag.
+#[test]
+fn require_if_match_is_a_parameter_the_function_reads() {
+    for value in ["true", "false"] {
+        let stack = Stack::of("dev", &[("RequireIfMatch", value)]);
+        let (_, function) = stack
+            .of_type("AWS::Lambda::Function")
+            .into_iter()
+            .find(|(id, _)| id.starts_with("UpdateConnectionFunction"))
+            .expect("the function");
+        let variables = &function["Properties"]["Environment"]["Variables"];
+        // Table names are resources' names, not known before deployment.
+        let lookup = |name: &str| match name {
+            "CONNECTIONS_TABLE" | "API_KEYS_TABLE" => Some("t".to_owned()),
+            _ => stack
+                .resolve(&variables[name])
+                .and_then(|v| v.as_str().map(str::to_owned)),
+        };
+        let config = update_connection::Config::from_lookup(lookup).expect("a valid configuration");
+        assert_eq!(config.require_if_match, value == "true", "{variables}");
+    }
+}
+
 #[test]
 fn the_api_speaks_tls_1_2_with_forward_secrecy_or_1_3() {
     let stack = Stack::of("prod", &[("AlarmEmail", "oncall@example.org")]);
