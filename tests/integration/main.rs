@@ -10,6 +10,7 @@ mod contract_body;
 mod contract_edges;
 mod contract_order;
 mod contract_write;
+mod docs;
 mod dynamodb_errors;
 mod event_sources;
 mod events_replay;

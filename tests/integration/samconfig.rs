@@ -238,7 +238,7 @@ fn dev_and_prod_keep_their_deployment_settings() {
                 .unwrap()
                 .get("region")
                 .is_none(),
-            "{env}: the region is the caller's (README)"
+            "{env}: the region is the caller's (docs/deploy.md)"
         );
     }
     let confirm =
