@@ -12,7 +12,9 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::BoxError;
 use clap::{Args, Parser, Subcommand};
 use update_connection::admin::operations::{self, Expiry, NewConnection};
-use update_connection::admin::{Endpoint, Seed, api_key_from, create_tables, dynamodb_endpoint};
+use update_connection::admin::{
+    Endpoint, Seed, api_key_from, create_tables, dynamodb_endpoint, unreachable_reason,
+};
 use update_connection::auth::sha256_hex;
 use update_connection::domain::{ConnectionId, CustomerId, Email, Mobile};
 
@@ -158,10 +160,22 @@ fn ulid(v: &str) -> Result<ConnectionId, String> {
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    match run(cli).await {
+    let (client, endpoint) = connect(cli.endpoint.as_deref()).await;
+    match run(cli, &client, &endpoint).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {}", describe(&*e));
+            match unreachable_reason(&*e) {
+                Some(reason) => {
+                    eprintln!("error: cannot reach DynamoDB at {endpoint}: {reason}");
+                    if endpoint.is_loopback() {
+                        eprintln!(
+                            "hint: is DynamoDB Local running there? scripts/dynamodb-local PORT \
+                             starts it (scripts/run also makes the tables and the demo data)"
+                        );
+                    }
+                }
+                None => eprintln!("error: {}", describe(&*e)),
+            }
             ExitCode::FAILURE
         }
     }
@@ -194,8 +208,7 @@ async fn connect(endpoint: Option<&str>) -> (Client, Endpoint) {
     (Client::from_conf(config.build()), Endpoint { url, region })
 }
 
-async fn run(cli: Cli) -> Result<(), BoxError> {
-    let (client, endpoint) = connect(cli.endpoint.as_deref()).await;
+async fn run(cli: Cli, client: &Client, endpoint: &Endpoint) -> Result<(), BoxError> {
     let connections = || {
         cli.connections_table
             .clone()
@@ -208,7 +221,7 @@ async fn run(cli: Cli) -> Result<(), BoxError> {
     };
     match cli.command {
         Command::CreateTables => {
-            create_tables(&client, &connections()?, &api_keys()?).await?;
+            create_tables(client, &connections()?, &api_keys()?).await?;
             println!("created {} and {}", connections()?, api_keys()?);
         }
         Command::SeedDemo {
@@ -229,7 +242,7 @@ async fn run(cli: Cli) -> Result<(), BoxError> {
                 Some(path) => serde_json::from_str(&std::fs::read_to_string(path)?)?,
                 None => Seed::demo()?,
             };
-            seed.write(&client, &connections, &api_keys).await?;
+            seed.write(client, &connections, &api_keys).await?;
             println!(
                 "wrote {} API keys and {} connections",
                 seed.api_keys.len(),
@@ -237,19 +250,19 @@ async fn run(cli: Cli) -> Result<(), BoxError> {
             );
         }
         Command::CreateKey { client: owner } => {
-            let key = operations::create_key(&client, &api_keys()?, &owner).await?;
+            let key = operations::create_key(client, &api_keys()?, &owner).await?;
             println!("client_id:  {}", key.client_id);
             println!("key_sha256: {}", sha256_hex(&key.secret));
             println!("API key (shown once, not stored): {}", key.secret);
         }
         Command::RevokeKey(key) => {
             let digest = key.digest()?;
-            operations::revoke_key(&client, &api_keys()?, &digest).await?;
+            operations::revoke_key(client, &api_keys()?, &digest).await?;
             println!("revoked {digest} (instances may accept it for up to the key cache TTL)");
         }
         Command::DeleteKey(key) => {
             let digest = key.digest()?;
-            if operations::delete_key(&client, &api_keys()?, &digest).await? {
+            if operations::delete_key(client, &api_keys()?, &digest).await? {
                 println!("deleted key {digest}");
             } else {
                 println!("no key {digest} (nothing to delete)");
@@ -277,7 +290,7 @@ async fn run(cli: Cli) -> Result<(), BoxError> {
                     .collect(),
                 token_expires_at: expires_at,
             };
-            let connection = operations::create_connection(&client, &connections()?, new).await?;
+            let connection = operations::create_connection(client, &connections()?, new).await?;
             println!("connection_id: {}", connection.connection_id);
             println!("token (shown once, not stored): {}", connection.token);
         }
@@ -291,7 +304,7 @@ async fn run(cli: Cli) -> Result<(), BoxError> {
                 (None, true) => Expiry::Remove,
                 (None, false) => Expiry::Keep,
             };
-            let rotated = operations::rotate_token(&client, &connections()?, &id, expiry).await?;
+            let rotated = operations::rotate_token(client, &connections()?, &id, expiry).await?;
             println!("connection_id: {id}");
             println!("token (shown once, not stored): {}", rotated.token);
             let never = "(the token never expires)";
@@ -304,19 +317,19 @@ async fn run(cli: Cli) -> Result<(), BoxError> {
             println!("token_expires_at: {said}");
         }
         Command::DeleteConnection { id } => {
-            if operations::delete_connection(&client, &connections()?, &id).await? {
+            if operations::delete_connection(client, &connections()?, &id).await? {
                 println!("deleted connection {id}");
             } else {
                 println!("no connection {id} (nothing to delete)");
             }
         }
         Command::Show { id } => {
-            for (name, value) in operations::show(&client, &connections()?, &id).await? {
+            for (name, value) in operations::show(client, &connections()?, &id).await? {
                 println!("{name:<18} {value}");
             }
         }
         Command::Dump => {
-            operations::dump(&client, &connections()?, |item| println!("{item}")).await?;
+            operations::dump(client, &connections()?, |item| println!("{item}")).await?;
         }
     }
     Ok(())
