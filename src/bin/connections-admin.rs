@@ -9,6 +9,7 @@ use std::process::ExitCode;
 
 use aws_config::BehaviorVersion;
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::config::{Credentials, Region, SharedCredentialsProvider};
 use aws_sdk_dynamodb::error::BoxError;
 use clap::{Args, Parser, Subcommand};
 use update_connection::admin::operations::{self, Expiry, NewConnection};
@@ -19,7 +20,8 @@ use update_connection::auth::sha256_hex;
 use update_connection::domain::{ConnectionId, CustomerId, Email, Mobile};
 
 /// Tables default to $CONNECTIONS_TABLE and $API_KEYS_TABLE; the endpoint to the SDK's own
-/// settings ($AWS_ENDPOINT_URL_DYNAMODB, region, credentials, profile).
+/// settings ($AWS_ENDPOINT_URL_DYNAMODB, region, credentials, profile). On a loopback
+/// endpoint (DynamoDB Local) no credentials or region are needed.
 #[derive(Parser)]
 #[command(name = "connections-admin", version)]
 struct Cli {
@@ -205,7 +207,23 @@ async fn connect(endpoint: Option<&str>) -> (Client, Endpoint) {
     let mut config = aws_sdk_dynamodb::config::Builder::from(&sdk);
     config.set_endpoint_url(url.clone());
     let region = sdk.region().map(ToString::to_string);
-    (Client::from_conf(config.build()), Endpoint { url, region })
+    let mut endpoint = Endpoint { url, region };
+    // DynamoDB Local checks no signature: on loopback without credentials in the
+    // environment, placeholders (as the function uses) instead of the SDK's search through
+    // profiles and the instance metadata service, which would fail; and a region to sign
+    // with when none is set (as `--endpoint` does).
+    if endpoint.is_loopback() {
+        if std::env::var_os("AWS_ACCESS_KEY_ID").is_none() {
+            config.set_credentials_provider(Some(SharedCredentialsProvider::new(
+                Credentials::new("local", "local", None, None, "placeholder"),
+            )));
+        }
+        if endpoint.region.is_none() {
+            config.set_region(Some(Region::from_static("us-east-1")));
+            endpoint.region = Some("us-east-1".to_owned());
+        }
+    }
+    (Client::from_conf(config.build()), endpoint)
 }
 
 async fn run(cli: Cli, client: &Client, endpoint: &Endpoint) -> Result<(), BoxError> {

@@ -77,6 +77,30 @@ fn isolated() -> Command {
     command
 }
 
+/// Against DynamoDB Local on loopback, no credentials are needed: the README's
+/// `AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:8000 connections-admin create-tables` works
+/// on a machine with no AWS settings at all.
+#[tokio::test]
+async fn a_loopback_endpoint_needs_no_credentials() {
+    let n = TABLES.fetch_add(1, Ordering::SeqCst);
+    let connections = format!("admin-nocreds-connections-{}-{n}", std::process::id());
+    let api_keys = format!("admin-nocreds-api-keys-{}-{n}", std::process::id());
+    let out = isolated()
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env_remove("AWS_REGION")
+        .env("AWS_ENDPOINT_URL_DYNAMODB", endpoint())
+        .env("CONNECTIONS_TABLE", &connections)
+        .env("API_KEYS_TABLE", &api_keys)
+        .arg("create-tables")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run connections-admin");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(count(&connections).await, 0);
+    assert_eq!(count(&api_keys).await, 0);
+}
+
 /// A refused connection (a closed loopback port) is said in plain words with the endpoint
 /// tried, not as the SDK's "dispatch failure", whichever way the endpoint was given. Needs
 /// no DynamoDB Local.
