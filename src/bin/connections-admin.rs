@@ -110,6 +110,10 @@ enum Command {
         /// The connection's id (a ULID).
         #[arg(long, value_parser = ulid)]
         id: ConnectionId,
+        /// Only what a caller sees in a PATCH response (connection_id, retailer_id and the
+        /// members, null when absent), then version: no tokens, timestamps or retry guards.
+        #[arg(long)]
+        caller_view: bool,
     },
     /// Print every connection, one JSON object a line (no token digests).
     Dump,
@@ -341,8 +345,12 @@ async fn run(cli: Cli, client: &Client, endpoint: &Endpoint) -> Result<(), BoxEr
                 println!("no connection {id} (nothing to delete)");
             }
         }
-        Command::Show { id } => {
-            for (name, value) in operations::show(client, &connections()?, &id).await? {
+        Command::Show { id, caller_view } => {
+            let mut lines = operations::show(client, &connections()?, &id).await?;
+            if caller_view {
+                lines = operations::caller_view(lines);
+            }
+            for (name, value) in lines {
                 println!("{name:<18} {value}");
             }
         }
