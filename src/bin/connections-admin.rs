@@ -9,15 +9,19 @@ use std::process::ExitCode;
 
 use aws_config::BehaviorVersion;
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::config::{Credentials, Region, SharedCredentialsProvider};
 use aws_sdk_dynamodb::error::BoxError;
 use clap::{Args, Parser, Subcommand};
 use update_connection::admin::operations::{self, Expiry, NewConnection};
-use update_connection::admin::{Endpoint, Seed, api_key_from, create_tables, dynamodb_endpoint};
+use update_connection::admin::{
+    Endpoint, Seed, api_key_from, create_tables, dynamodb_endpoint, unreachable_reason,
+};
 use update_connection::auth::sha256_hex;
 use update_connection::domain::{ConnectionId, CustomerId, Email, Mobile};
 
 /// Tables default to $CONNECTIONS_TABLE and $API_KEYS_TABLE; the endpoint to the SDK's own
-/// settings ($AWS_ENDPOINT_URL_DYNAMODB, region, credentials, profile).
+/// settings ($AWS_ENDPOINT_URL_DYNAMODB, region, credentials, profile). On a loopback
+/// endpoint (DynamoDB Local) no credentials or region are needed.
 #[derive(Parser)]
 #[command(name = "connections-admin", version)]
 struct Cli {
@@ -106,6 +110,10 @@ enum Command {
         /// The connection's id (a ULID).
         #[arg(long, value_parser = ulid)]
         id: ConnectionId,
+        /// Only what a caller sees in a PATCH response (connection_id, retailer_id and the
+        /// members, null when absent), then version: no tokens, timestamps or retry guards.
+        #[arg(long)]
+        caller_view: bool,
     },
     /// Print every connection, one JSON object a line (no token digests).
     Dump,
@@ -158,10 +166,22 @@ fn ulid(v: &str) -> Result<ConnectionId, String> {
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    match run(cli).await {
+    let (client, endpoint) = connect(cli.endpoint.as_deref()).await;
+    match run(cli, &client, &endpoint).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {}", describe(&*e));
+            match unreachable_reason(&*e) {
+                Some(reason) => {
+                    eprintln!("error: cannot reach DynamoDB at {endpoint}: {reason}");
+                    if endpoint.is_loopback() {
+                        eprintln!(
+                            "hint: is DynamoDB Local running there? scripts/dynamodb-local PORT \
+                             starts it (scripts/run also makes the tables and the demo data)"
+                        );
+                    }
+                }
+                None => eprintln!("error: {}", describe(&*e)),
+            }
             ExitCode::FAILURE
         }
     }
@@ -191,11 +211,26 @@ async fn connect(endpoint: Option<&str>) -> (Client, Endpoint) {
     let mut config = aws_sdk_dynamodb::config::Builder::from(&sdk);
     config.set_endpoint_url(url.clone());
     let region = sdk.region().map(ToString::to_string);
-    (Client::from_conf(config.build()), Endpoint { url, region })
+    let mut endpoint = Endpoint { url, region };
+    // DynamoDB Local checks no signature: on loopback without credentials in the
+    // environment, placeholders (as the function uses) instead of the SDK's search through
+    // profiles and the instance metadata service, which would fail; and a region to sign
+    // with when none is set (as `--endpoint` does).
+    if endpoint.is_loopback() {
+        if std::env::var_os("AWS_ACCESS_KEY_ID").is_none() {
+            config.set_credentials_provider(Some(SharedCredentialsProvider::new(
+                Credentials::new("local", "local", None, None, "placeholder"),
+            )));
+        }
+        if endpoint.region.is_none() {
+            config.set_region(Some(Region::from_static("us-east-1")));
+            endpoint.region = Some("us-east-1".to_owned());
+        }
+    }
+    (Client::from_conf(config.build()), endpoint)
 }
 
-async fn run(cli: Cli) -> Result<(), BoxError> {
-    let (client, endpoint) = connect(cli.endpoint.as_deref()).await;
+async fn run(cli: Cli, client: &Client, endpoint: &Endpoint) -> Result<(), BoxError> {
     let connections = || {
         cli.connections_table
             .clone()
@@ -208,7 +243,7 @@ async fn run(cli: Cli) -> Result<(), BoxError> {
     };
     match cli.command {
         Command::CreateTables => {
-            create_tables(&client, &connections()?, &api_keys()?).await?;
+            create_tables(client, &connections()?, &api_keys()?).await?;
             println!("created {} and {}", connections()?, api_keys()?);
         }
         Command::SeedDemo {
@@ -229,7 +264,7 @@ async fn run(cli: Cli) -> Result<(), BoxError> {
                 Some(path) => serde_json::from_str(&std::fs::read_to_string(path)?)?,
                 None => Seed::demo()?,
             };
-            seed.write(&client, &connections, &api_keys).await?;
+            seed.write(client, &connections, &api_keys).await?;
             println!(
                 "wrote {} API keys and {} connections",
                 seed.api_keys.len(),
@@ -237,19 +272,19 @@ async fn run(cli: Cli) -> Result<(), BoxError> {
             );
         }
         Command::CreateKey { client: owner } => {
-            let key = operations::create_key(&client, &api_keys()?, &owner).await?;
+            let key = operations::create_key(client, &api_keys()?, &owner).await?;
             println!("client_id:  {}", key.client_id);
             println!("key_sha256: {}", sha256_hex(&key.secret));
             println!("API key (shown once, not stored): {}", key.secret);
         }
         Command::RevokeKey(key) => {
             let digest = key.digest()?;
-            operations::revoke_key(&client, &api_keys()?, &digest).await?;
+            operations::revoke_key(client, &api_keys()?, &digest).await?;
             println!("revoked {digest} (instances may accept it for up to the key cache TTL)");
         }
         Command::DeleteKey(key) => {
             let digest = key.digest()?;
-            if operations::delete_key(&client, &api_keys()?, &digest).await? {
+            if operations::delete_key(client, &api_keys()?, &digest).await? {
                 println!("deleted key {digest}");
             } else {
                 println!("no key {digest} (nothing to delete)");
@@ -277,7 +312,7 @@ async fn run(cli: Cli) -> Result<(), BoxError> {
                     .collect(),
                 token_expires_at: expires_at,
             };
-            let connection = operations::create_connection(&client, &connections()?, new).await?;
+            let connection = operations::create_connection(client, &connections()?, new).await?;
             println!("connection_id: {}", connection.connection_id);
             println!("token (shown once, not stored): {}", connection.token);
         }
@@ -291,7 +326,7 @@ async fn run(cli: Cli) -> Result<(), BoxError> {
                 (None, true) => Expiry::Remove,
                 (None, false) => Expiry::Keep,
             };
-            let rotated = operations::rotate_token(&client, &connections()?, &id, expiry).await?;
+            let rotated = operations::rotate_token(client, &connections()?, &id, expiry).await?;
             println!("connection_id: {id}");
             println!("token (shown once, not stored): {}", rotated.token);
             let never = "(the token never expires)";
@@ -304,19 +339,23 @@ async fn run(cli: Cli) -> Result<(), BoxError> {
             println!("token_expires_at: {said}");
         }
         Command::DeleteConnection { id } => {
-            if operations::delete_connection(&client, &connections()?, &id).await? {
+            if operations::delete_connection(client, &connections()?, &id).await? {
                 println!("deleted connection {id}");
             } else {
                 println!("no connection {id} (nothing to delete)");
             }
         }
-        Command::Show { id } => {
-            for (name, value) in operations::show(&client, &connections()?, &id).await? {
+        Command::Show { id, caller_view } => {
+            let mut lines = operations::show(client, &connections()?, &id).await?;
+            if caller_view {
+                lines = operations::caller_view(lines);
+            }
+            for (name, value) in lines {
                 println!("{name:<18} {value}");
             }
         }
         Command::Dump => {
-            operations::dump(&client, &connections()?, |item| println!("{item}")).await?;
+            operations::dump(client, &connections()?, |item| println!("{item}")).await?;
         }
     }
     Ok(())

@@ -22,29 +22,8 @@ type Env<'a> = Vec<(&'a str, Option<&'a str>)>;
 /// `stdin` as its input. No AWS setting of this machine reaches it: no profile, no config
 /// file, no metadata service.
 fn run(tables: (&str, &str), env: &[(&str, Option<&str>)], args: &[&str], stdin: &str) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_connections-admin"));
-    for name in [
-        "AWS_PROFILE",
-        "AWS_DEFAULT_REGION",
-        "AWS_SESSION_TOKEN",
-        "AWS_ENDPOINT_URL",
-        "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
-        "CONNECTIONS_TABLE",
-        "API_KEYS_TABLE",
-    ] {
-        command.env_remove(name);
-    }
-    command
-        .env("AWS_CONFIG_FILE", "/nonexistent/aws-config")
-        .env(
-            "AWS_SHARED_CREDENTIALS_FILE",
-            "/nonexistent/aws-credentials",
-        )
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_ENDPOINT_URL_DYNAMODB", endpoint())
-        .env("AWS_REGION", "eu-west-1")
-        .env("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
-        .env("AWS_SECRET_ACCESS_KEY", "secret");
+    let mut command = isolated();
+    command.env("AWS_ENDPOINT_URL_DYNAMODB", endpoint());
     for (name, value) in env {
         match value {
             Some(value) => command.env(name, value),
@@ -67,6 +46,113 @@ fn run(tables: (&str, &str), env: &[(&str, Option<&str>)], args: &[&str], stdin:
         .expect("stdin")
         .write_all(stdin.as_bytes());
     child.wait_with_output().expect("connections-admin output")
+}
+
+/// connections-admin with no AWS setting of this machine: no profile, no config file, no
+/// metadata service, no endpoint; a region and placeholder credentials.
+fn isolated() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_connections-admin"));
+    for name in [
+        "AWS_PROFILE",
+        "AWS_DEFAULT_REGION",
+        "AWS_SESSION_TOKEN",
+        "AWS_ENDPOINT_URL",
+        "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
+        "CONNECTIONS_TABLE",
+        "API_KEYS_TABLE",
+    ] {
+        command.env_remove(name);
+    }
+    command
+        .env("AWS_CONFIG_FILE", "/nonexistent/aws-config")
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            "/nonexistent/aws-credentials",
+        )
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env_remove("AWS_ENDPOINT_URL_DYNAMODB")
+        .env("AWS_REGION", "eu-west-1")
+        .env("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+        .env("AWS_SECRET_ACCESS_KEY", "secret");
+    command
+}
+
+/// Against DynamoDB Local on loopback, no credentials are needed: the README's
+/// `AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:8000 connections-admin create-tables` works
+/// on a machine with no AWS settings at all.
+#[tokio::test]
+async fn a_loopback_endpoint_needs_no_credentials() {
+    let n = TABLES.fetch_add(1, Ordering::SeqCst);
+    let connections = format!("admin-nocreds-connections-{}-{n}", std::process::id());
+    let api_keys = format!("admin-nocreds-api-keys-{}-{n}", std::process::id());
+    let out = isolated()
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env_remove("AWS_REGION")
+        .env("AWS_ENDPOINT_URL_DYNAMODB", endpoint())
+        .env("CONNECTIONS_TABLE", &connections)
+        .env("API_KEYS_TABLE", &api_keys)
+        .arg("create-tables")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run connections-admin");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(count(&connections).await, 0);
+    assert_eq!(count(&api_keys).await, 0);
+}
+
+/// A refused connection (a closed loopback port) is said in plain words with the endpoint
+/// tried, not as the SDK's "dispatch failure", whichever way the endpoint was given. Needs
+/// no DynamoDB Local.
+#[test]
+fn a_refused_connection_is_said_in_plain_words_with_the_endpoint() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free loopback port")
+        .port();
+    // The listener is gone: nothing listens there now.
+    let url = format!("http://127.0.0.1:{port}");
+    let show = ["show", "--id", ACTIVE];
+    for (how, env, args) in [
+        (
+            "AWS_ENDPOINT_URL_DYNAMODB",
+            Some(url.as_str()),
+            vec!["create-tables"],
+        ),
+        (
+            "--endpoint",
+            None,
+            vec!["--endpoint", url.as_str(), "create-tables"],
+        ),
+        (
+            "--endpoint, show",
+            None,
+            [&["--endpoint", url.as_str()][..], &show].concat(),
+        ),
+    ] {
+        let mut command = isolated();
+        if let Some(url) = env {
+            command.env("AWS_ENDPOINT_URL_DYNAMODB", url);
+        }
+        let out = command
+            .args(["--connections-table", "c", "--api-keys-table", "k"])
+            .args(&args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run connections-admin");
+        let stderr = text(&out.stderr);
+        assert!(!out.status.success(), "{how}: {stderr}");
+        let first = stderr.lines().next().unwrap_or_default();
+        assert_eq!(
+            first,
+            format!("error: cannot reach DynamoDB at {url}: connection refused"),
+            "{how}: {stderr}"
+        );
+        assert!(
+            stderr.contains("scripts/dynamodb-local") && !stderr.contains("dispatch failure"),
+            "{how}: {stderr}"
+        );
+    }
 }
 
 fn text(bytes: &[u8]) -> String {
