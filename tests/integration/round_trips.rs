@@ -88,7 +88,11 @@ async fn key_revocation_applies_after_the_cache_ttl() {
 
 #[tokio::test]
 async fn an_active_key_survives_a_flood_of_unknown_keys() {
-    let f = Fixture::new().await;
+    // The longest TTL: 10,000 lookups on a loaded 2-core machine can outlast the default
+    // 60 s, and the key would then expire by time, not by eviction.
+    let ttl = std::time::Duration::from_secs(300);
+    let f = Fixture::with_ttl(ttl).await;
+    let started = std::time::Instant::now();
     let ok = f
         .send(patch(ACTIVE_B, r#"{"email":"b1@example.com"}"#))
         .await;
@@ -110,6 +114,10 @@ async fn an_active_key_survives_a_flood_of_unknown_keys() {
     let calls = f.calls.take();
     assert_eq!(calls.len(), FLOOD);
     assert!(calls.iter().all(|c| c == "GetItem"));
+    assert!(
+        started.elapsed() < ttl,
+        "the flood outlasted the TTL: nothing proven"
+    );
     // The active key is still cached: the write is the only call.
     let ok = f
         .send(patch(ACTIVE_B, r#"{"email":"b2@example.com"}"#))
