@@ -62,3 +62,52 @@ fn service_status<E>(err: &SdkError<E, HttpResponse>) -> Option<u16> {
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+    use aws_smithy_runtime_api::client::result::ConnectorError;
+    use aws_smithy_runtime_api::http::StatusCode;
+    use aws_smithy_types::body::SdkBody;
+
+    use super::*;
+
+    type Err = SdkError<UpdateItemError, HttpResponse>;
+
+    fn response() -> HttpResponse {
+        HttpResponse::new(StatusCode::try_from(200).unwrap(), SdkBody::from("{"))
+    }
+
+    /// The failures that never reached a service answer: each is a 503 or a 500 by kind,
+    /// whatever the SDK says inside (the service's own codes: dynamodb_errors.rs).
+    #[test]
+    fn failures_without_a_service_answer_are_classified_by_kind() {
+        let cases: [(Err, bool, &str); 4] = [
+            (SdkError::timeout_error("slow"), true, "timeout"),
+            (
+                SdkError::dispatch_failure(ConnectorError::io("refused".into())),
+                true,
+                "dispatch-failure",
+            ),
+            // An answer that cannot be read (cut off, not JSON): the service's side.
+            (
+                SdkError::response_error("not JSON", response()),
+                true,
+                "unreadable-response",
+            ),
+            (
+                SdkError::construction_failure("bug"),
+                false,
+                "construction-failure",
+            ),
+        ];
+        for (err, unavailable, code) in cases {
+            let e = StoreError::from_sdk(&err);
+            assert_eq!(
+                (e.is_unavailable(), e.log_code()),
+                (unavailable, code),
+                "{err:?}"
+            );
+        }
+    }
+}
