@@ -91,12 +91,9 @@ impl Config {
     }
 
     /// `CONNECTIONS_TABLE` and `API_KEYS_TABLE` are required; `API_KEY_CACHE_TTL_SECONDS`
-    /// defaults to 60, at most 300 (0 turns the cache off); `DYNAMODB_WARM_UP` defaults to true. The
-    /// DynamoDB endpoint is the SDK's own `AWS_ENDPOINT_URL_DYNAMODB`.
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|name| std::env::var(name).ok())
-    }
-
+    /// defaults to 60, at most 300 (0 turns the cache off); `DYNAMODB_WARM_UP` defaults to
+    /// true, `REQUIRE_IF_MATCH` to false (flags: true/false, 1/0, on/off). The DynamoDB
+    /// endpoint is the SDK's own (`AWS_ENDPOINT_URL_DYNAMODB`, else `AWS_ENDPOINT_URL`).
     pub fn from_lookup(var: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let required = |name: &'static str| {
             var(name)

@@ -158,8 +158,10 @@ impl App {
         let patch = Patch::parse(&body, format)?;
         let precondition = Precondition::from_lines(&event.header_lines("if-match"))?;
         let key = IdempotencyKey::from_lines(&event.header_lines("idempotency-key"))?;
-        // `*` asks only that the connection exist: it cannot prevent a lost update.
-        if self.require_if_match && !matches!(precondition, Precondition::Versions(_)) {
+        // `*` asks only that the connection exist, and a list without a valid tag names no
+        // version: neither can prevent a lost update.
+        let names_a_version = matches!(&precondition, Precondition::Versions(v) if !v.is_empty());
+        if self.require_if_match && !names_a_version {
             return Err(Problem::precondition_required());
         }
         let idempotency = key.map(|key| Idempotency::new(key, &patch, &precondition));

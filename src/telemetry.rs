@@ -126,7 +126,7 @@ impl RequestLog {
 /// The one JSON line per request: the request log (request id, connection id, client id,
 /// status, problem code, latency, DynamoDB latency) and, in the same object, a CloudWatch
 /// Embedded Metric Format record: `Requests`, `Latency` and `DynamoDBLatency`, by
-/// `FunctionName` and by `FunctionName` + `Outcome` (`ok` or the problem code: at most 15
+/// `FunctionName` and by `FunctionName` + `Outcome` (`ok` or the problem code: at most 17
 /// values). No service call: CloudWatch reads the metrics from the log stream. The line has
 /// no `level`, so Lambda's log-level filter never drops it (it is the access log and the
 /// metrics); the `tracing` logs (warnings, errors) keep their levels.

@@ -221,7 +221,13 @@ async fn merge_patch_nulls_remove_as_rfc_7396_says() {
 async fn with_require_if_match_a_write_without_an_entity_tag_is_428() {
     let f = Fixture::with_config(|c| c.require_if_match = true).await;
     let body = json!({"email": "tagged@example.com"});
-    for tag in [None, Some("*")] {
+    for tag in [
+        None,
+        Some("*"),
+        Some("W/\"1\""),
+        Some("not-a-tag"),
+        Some(""),
+    ] {
         let event = with_header(patch(ACTIVE, &body.to_string()), "if-match", tag);
         f.refused(event, 428, "precondition-required").await;
     }
