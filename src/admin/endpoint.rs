@@ -50,8 +50,10 @@ pub fn dynamodb_endpoint(sdk: &SdkConfig) -> Option<String> {
         .or_else(|| sdk.endpoint_url().map(str::to_owned))
 }
 
-/// Whether `endpoint`'s host is 127.0.0.0/8, ::1 or `localhost`. Anything else, or a URL
-/// this cannot read, is not: the check must fail closed.
+/// Whether `endpoint`'s host is an address in 127.0.0.0/8 or ::1. Anything else, or a URL
+/// this cannot read, is not: the check must fail closed. Names are not accepted, not even
+/// `localhost`: the resolver decides where a name goes (a hosts file without it and a DNS
+/// search domain sent `localhost` to another machine).
 pub fn is_loopback(endpoint: &str) -> bool {
     let Some((scheme, rest)) = endpoint.split_once("://") else {
         return false;
@@ -74,8 +76,7 @@ pub fn is_loopback(endpoint: &str) -> bool {
             None => authority,
         },
     };
-    host.eq_ignore_ascii_case("localhost")
-        || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 #[cfg(test)]
@@ -113,8 +114,7 @@ mod tests {
             "http://127.0.0.1:8000",
             "http://127.0.0.1",
             "https://127.255.0.9:443/",
-            "http://localhost:8000",
-            "HTTP://LocalHost:8000/path",
+            "HTTP://127.0.0.1:8000/path",
             "http://[::1]:8000",
             "http://[::1]",
         ] {
@@ -128,6 +128,8 @@ mod tests {
             "http://[::]:8000",
             "http://127.0.0.1.example.org:8000",
             "http://localhost.example.org",
+            "http://localhost:8000",
+            "HTTP://LocalHost:8000/path",
             "http://localhost@192.0.2.1:8000",
             "http://[::1]x:8000",
             "http://[::1",

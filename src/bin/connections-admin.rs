@@ -48,7 +48,7 @@ enum Command {
         /// A seed file in demo/seed.json's format, instead of the built-in one.
         #[arg(long)]
         file: Option<PathBuf>,
-        /// Write them even where the endpoint is not loopback (127.0.0.0/8, ::1, localhost).
+        /// Write them even where the endpoint is not a loopback address (127.0.0.0/8, ::1).
         #[arg(long)]
         write_public_demo_credentials: bool,
     },
@@ -212,10 +212,16 @@ async fn connect(endpoint: Option<&str>) -> (Client, Endpoint) {
     config.set_endpoint_url(url.clone());
     let region = sdk.region().map(ToString::to_string);
     let mut endpoint = Endpoint { url, region };
-    // DynamoDB Local checks no signature: on loopback without credentials in the
-    // environment, placeholders (as the function uses) instead of the SDK's search through
-    // profiles and the instance metadata service, which would fail; and a region to sign
-    // with when none is set (as `--endpoint` does).
+    // To this machine, the project's own HTTP client: the SDK's default one follows
+    // HTTP(S)_PROXY, which would carry the public demo items to the proxy. DynamoDB Local
+    // checks no signature, so its placeholder credentials do.
+    if let (true, Some(url)) = (endpoint.is_loopback(), endpoint.url.clone()) {
+        let client = update_connection::store::dynamodb_client_at(&url).await;
+        if endpoint.region.is_none() {
+            endpoint.region = client.config().region().map(ToString::to_string);
+        }
+        return (client, endpoint);
+    }
     if endpoint.is_loopback() {
         if std::env::var_os("AWS_ACCESS_KEY_ID").is_none() {
             config.set_credentials_provider(Some(SharedCredentialsProvider::new(
@@ -254,7 +260,7 @@ async fn run(cli: Cli, client: &Client, endpoint: &Endpoint) -> Result<(), BoxEr
             if !write_public_demo_credentials && !endpoint.is_loopback() {
                 return Err(format!(
                     "seed-demo writes API keys and tokens whose secrets are public, so only to a \
-                     loopback endpoint (127.0.0.0/8, ::1, localhost); refused to write tables \
+                     loopback endpoint (127.0.0.0/8, ::1; no names); refused to write tables \
                      {connections} and {api_keys} at {endpoint}. To write them there anyway, \
                      pass --write-public-demo-credentials"
                 )

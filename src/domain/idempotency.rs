@@ -7,7 +7,8 @@ use sha2::{Digest, Sha256};
 use super::{Change, Patch, Precondition};
 
 /// A key as the client sent it: an sf-string (`"…"`, as the draft writes it) or the same
-/// characters bare, 1 to 128 visible ASCII characters without `"`, `\` or a space.
+/// characters bare, 1 to 128 visible ASCII characters without `"`, `\`, a space or a comma
+/// (an HTTP API joins repeated headers with commas: `a, b` is two keys, never one).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IdempotencyKey(String);
 
@@ -36,7 +37,7 @@ impl IdempotencyKey {
             && key.len() <= Self::MAX_LEN
             && key
                 .bytes()
-                .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\');
+                .all(|b| b.is_ascii_graphic() && !matches!(b, b'"' | b'\\' | b','));
         if valid {
             Ok(Some(Self(key.to_owned())))
         } else {
@@ -143,7 +144,17 @@ mod tests {
         assert_eq!(key(&format!("\"{k}\"")).unwrap().unwrap().as_str(), k);
         assert_eq!(key(k).unwrap().unwrap().as_str(), k);
         assert_eq!(IdempotencyKey::from_lines(&[]), Ok(None));
-        for bad in ["", "\"\"", "a b", "a\"b", "a\\b", "é", &"x".repeat(129)] {
+        for bad in [
+            "",
+            "\"\"",
+            "a b",
+            "a\"b",
+            "a\\b",
+            "é",
+            &"x".repeat(129),
+            "a,b",
+            "a, b",
+        ] {
             assert_eq!(key(bad), Err(BadIdempotencyKey::Invalid), "{bad:?}");
         }
         assert_eq!(

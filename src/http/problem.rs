@@ -401,7 +401,7 @@ impl From<BadIdempotencyKey> for Problem {
         let message = match e {
             BadIdempotencyKey::Repeated => "must be given once".to_owned(),
             BadIdempotencyKey::Invalid => format!(
-                "must be 1 to {} visible ASCII characters without quotes, backslashes or spaces",
+                "must be one key of 1 to {} visible ASCII characters without quotes, backslashes, spaces or commas",
                 IdempotencyKey::MAX_LEN
             ),
         };

@@ -356,7 +356,8 @@ async fn seed_demo_writes_the_public_demo_credentials_only_to_a_loopback_endpoin
         seed().api_keys.len(),
         seed().connections.len()
     );
-    let local = format!("http://localhost:{port}");
+    // Any address of 127.0.0.0/8 is this machine.
+    let local = format!("http://127.0.0.2:{port}");
     for (env, flags) in [
         (vec![], vec!["--endpoint", local.as_str()]),
         (vec![], vec!["--endpoint", endpoint()]),
@@ -570,4 +571,35 @@ async fn rotate_token_keeps_the_expiry_unless_told_to_set_or_remove_it() {
     assert!(!unknown.contains("uc_tok_"), "{unknown}");
     assert_eq!(f.item(&id).await.unwrap(), before);
     assert!(f.item(UNKNOWN).await.is_none());
+}
+
+/// A proxy in the environment never sees the demo items: to a loopback endpoint the tool
+/// writes directly (the SDK's default client would have sent them through the proxy).
+#[tokio::test]
+async fn seed_demo_to_loopback_ignores_http_proxies() {
+    let (connections, api_keys) = empty_tables().await;
+    // A proxy that would refuse every connection: a write through it fails.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let proxy = format!("http://127.0.0.1:{}", dead.local_addr().unwrap().port());
+    drop(dead);
+    let env: Vec<(&str, Option<&str>)> = [
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "all_proxy",
+    ]
+    .into_iter()
+    .map(|name| (name, Some(proxy.as_str())))
+    .chain([("NO_PROXY", None), ("no_proxy", None)])
+    .collect();
+    let out = run((&connections, &api_keys), &env, &["seed-demo"], "");
+    assert!(
+        out.status.success(),
+        "seed-demo through {proxy}: {}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert_eq!(count(&api_keys).await as usize, seed().api_keys.len());
 }
