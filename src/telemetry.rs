@@ -22,6 +22,12 @@ use tracing_subscriber::util::SubscriberInitExt;
 pub fn init(level: Level) {
     let filter = Targets::new()
         .with_default(LevelFilter::WARN)
+        // Its WARN prints an earlier error with `{:?}`, and a refused write's error holds
+        // the whole old item (contact details included).
+        .with_target(
+            "aws_smithy_runtime_api::client::interceptors",
+            LevelFilter::OFF,
+        )
         .with_target(env!("CARGO_CRATE_NAME"), level);
     let layer = tracing_subscriber::fmt::layer()
         .event_format(InvocationJson)
