@@ -214,10 +214,12 @@ sam_local() {
 }
 
 # Starts `sam local start-api` (warm containers) on 127.0.0.1:PORT, in its own process
-# group so that it stops with everything it started, and waits for it.
+# group so that it stops with everything it started, and waits for it. LAZY: a container is
+# made when its function is first called and then kept; EAGER would also make one for the
+# PreTraffic hook, whose inline code SAM cannot mount ("expected str ... not NoneType").
 sam_start_api() {
   local port=$1
-  setsid sam local start-api --host 127.0.0.1 --port "$port" --warm-containers EAGER \
+  setsid sam local start-api --host 127.0.0.1 --port "$port" --warm-containers LAZY \
     "${SAM_COMMON[@]}" >"$SAM_STATE/start-api.log" 2>&1 &
   SAM_PIDS+=($!)
   if ! wait_for_port "$port" "sam local start-api" 300; then
