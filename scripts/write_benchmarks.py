@@ -2,13 +2,16 @@
 """Writes BENCHMARKS.md from the JSON that scripts/bench collected. Usage: see scripts/bench."""
 import json, os, platform, subprocess, sys, datetime
 
-work, fn, floor, arm = sys.argv[1], sys.argv[2], sys.argv[3], (sys.argv[4] if len(sys.argv) > 4 else "")
+# `--section8-into BENCHMARKS.md WORK FN`: only section 8 was measured; print the old file with
+# that section replaced (or added at the end).
+SPLICE = sys.argv[1] == "--section8-into"
+if SPLICE:
+    old_file, work = sys.argv[2], sys.argv[3]
+else:
+    work, fn, floor, arm = sys.argv[1], sys.argv[2], sys.argv[3], (sys.argv[4] if len(sys.argv) > 4 else "")
 load = lambda name: json.load(open(os.path.join(work, name)))
-cold_http, cold_tls, warm, warm422 = load("cold-http.json"), load("cold-tls.json"), load("warm.json"), load("warm-422.json")
-cold_tls_nowarm = load("cold-tls-nowarm.json")
 F, R, U, P = "floor", "floor-roundtrip", "update-connection", "python-boto3"
 env_on = lambda name: os.environ.get(name, "1") == "1"
-has_py = env_on("PYTHON") and P in warm
 
 def sh(*cmd):
     try:
@@ -18,7 +21,7 @@ def sh(*cmd):
 
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
 commit = sh("git", "rev-parse", "--short", "HEAD")
-dirty = " (with uncommitted changes)" if sh("git", "status", "--porcelain") else ""
+dirty = " (with uncommitted changes)" if sh("git", "status", "--porcelain", "--untracked-files=no") else ""
 def crit(name, group="request_path"):
     path = f"target/criterion/{group}/{name}/new/estimates.json"
     e = json.load(open(path))
@@ -29,6 +32,273 @@ def ratio(a, b):
     return a / b if b else float("nan")
 def verdict(ok):
     return "met" if ok else "**missed**"
+
+# ---- Section 8: the first TLS request and warm CPU, explained (scripts/bench, TLS8=1) ----
+import glob, re, statistics
+
+
+def _median(xs):
+    xs = [x for x in xs if x is not None]
+    return statistics.median(xs) if xs else float("nan")
+
+
+def _trace_phases(path, port):
+    """Phases of the first HTTPS request in one `strace -f -tt -T` log, in ms from exec."""
+    def ts(line):
+        h, m, s = line.split()[1].split(":")
+        return (int(h) * 3600 + int(m) * 60 + float(s)) * 1e3
+    ev, tls_fd, rt_fd = {}, None, None
+    for line in open(path):
+        if len(line.split()) < 3:
+            continue
+        t = ts(line)
+        if "execve(" in line and "exec" not in ev:
+            ev["exec"] = t
+        m = re.search(r'writev\((\d+), \[\{iov_base="GET /2018-06-01/runtime', line)
+        if m and rt_fd is None:
+            rt_fd = m.group(1)
+        if rt_fd and "event" not in ev and re.search(rf'recvfrom\({rt_fd}, "HTTP/1.1 200', line):
+            ev["event"] = t
+        m = re.search(rf"connect\((\d+), \{{sa_family=AF_INET, sin_port=htons\({port}\)", line)
+        if m and tls_fd is None and "event" in ev:
+            tls_fd, ev["connect"] = m.group(1), t
+        if tls_fd is None:
+            continue
+        if "/dev/sysgenid" in line and "rng" not in ev:
+            ev["rng"] = t
+        if re.search(r"getrandom\(.*, 48, 0\)", line) and "seeded" not in ev:
+            ev["seeded"] = t
+        if re.search(rf'writev\({tls_fd}, \[\{{iov_base="\\26\\3\\1', line) and "hello" not in ev:
+            ev["hello"] = t
+        if "hello" in ev and re.search(rf"recvfrom\({tls_fd}, ", line) and "server" not in ev:
+            ev["server"] = t
+        if "server" in ev and re.search(rf'writev\({tls_fd}, \[\{{iov_base="\\24\\3\\3', line) and "finished" not in ev:
+            ev["finished"] = t
+        if "finished" in ev and re.search(rf'writev\({tls_fd}, \[\{{iov_base="\\27\\3\\3', line) and "request" not in ev:
+            ev["request"] = t
+        if "request" in ev and re.search(rf"recvfrom\({tls_fd}, ", line) and "answer" not in ev:
+            ev["answer"] = t
+        if "event" in ev and rt_fd and re.search(rf'writev\({rt_fd}, \[\{{iov_base="POST /2018-06-01/runtime/invocat', line) and "response" not in ev:
+            ev["response"] = t
+    return ev
+
+
+_PHASES = [
+    ("exec", "event", "exec to the first event (init)"),
+    ("event", "connect", "event to TCP connect (endpoint, identity, DNS of `localhost` on a new blocking thread)"),
+    ("connect", "rng", "connect to aws-lc's first use (rustls ClientConnection)"),
+    ("rng", "seeded", "aws-lc's random generator seeded (CPU jitter entropy, when built in)"),
+    ("seeded", "hello", "ClientHello built (X25519MLKEM768 + X25519 key shares) and sent"),
+    ("hello", "server", "ServerHello .. Finished from stunnel (its handshake work + loopback)"),
+    ("server", "finished", "certificate verified, keys derived, client Finished sent"),
+    ("finished", "request", "first request written"),
+    ("request", "answer", "first answer from DynamoDB Local"),
+    ("answer", "response", "rest of the invocation (the function: a second call, the write)"),
+    ("exec", "response", "**exec to first response (under strace)**"),
+]
+
+
+def _syscalls(path):
+    calls = {}
+    for line in open(path):
+        m = re.match(r"\s*[\d.]+\s+[\d.]+\s+\d+\s+(\d+)\s+(?:\d+\s+)?(\w+)$", line)
+        if m and m.group(2) != "total":
+            calls[m.group(2)] = int(m.group(1))
+    return calls
+
+
+def section8(work, tls_port=18143):
+    out = []
+    w = out.append
+    L = lambda name: json.load(open(os.path.join(work, name)))
+    cold = L("s8-cold.json")
+    has = lambda k: k in cold
+    med = lambda k, m="first_response_ms": cold[k][m]["median"]
+    w("## 8. The first TLS request and warm CPU, explained")
+    w("")
+    w(f"Measured by `scripts/bench` (section 8; `TLS8_ONLY=1` runs only this section) on "
+      f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, commit `{commit}`{dirty}; "
+      f"load average at the end {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (a machine shared with other "
+      "engineers' builds). Every variant below ran in this one run, the variants taking turns (A B C A B C ...); medians.")
+    w("")
+    w("Floors, built with the same release profile: `floor-roundtrip` (hyper, plain HTTP, unsigned), `floor-tls` "
+      "(the same raw GetItem through the SDK's own HTTP client, `aws-smithy-http-client` with rustls + aws-lc, "
+      "built with the function's trust store and connect timeout: AWS's compiled-in roots, plus the system's when "
+      "`SSL_CERT_FILE` is set, as the rig sets it), `floor-signed` (`floor-tls` with each request signed by "
+      "`aws-sigv4`). `+jitter`: the same source built with aws-lc's CPU jitter entropy "
+      "(`AWS_LC_SYS_NO_JITTER_ENTROPY=0`), the build before `.cargo/config.toml`. `@http`: DynamoDB Local on "
+      "`http://127.0.0.1`; `@tls`: behind stunnel4 (OpenSSL 3.0) at `https://localhost` with `SSL_CERT_FILE`; "
+      "`@tls-ip`: the same at `https://127.0.0.1`. Each variant is started by a `#!/usr/bin/env -S VAR=... BINARY` "
+      "wrapper (one extra exec for all alike). Without the init warm-up unless `+warm-up`.")
+    w("")
+    w("### 8a. Exec to first response")
+    w("")
+    w("| variant | init | exec to first response | p90 | first invocation | warm invocation | n |")
+    w("|---|---|---|---|---|---|---|")
+    for k in cold:
+        c = cold[k]
+        w(f"| {k} | {c['init_ms']['median']:.2f} ms | **{c['first_response_ms']['median']:.2f} ms** | "
+          f"{c['first_response_ms']['p90']:.2f} | {c['first_invocation_ms']['median']:.2f} ms | "
+          f"{c['warm_invocation_ms']['median']:.2f} ms | {c['first_response_ms']['n']} |")
+    w("")
+    curl = {}
+    for kind in ("tls", "http"):
+        rows = [l.split() for l in open(os.path.join(work, f"s8-curl-{kind}.txt")) if l.strip()]
+        curl[kind] = {name: 1e3 * _median([float(r[i]) for r in rows]) for i, name in
+                      [(2, "connect"), (3, "tls"), (4, "ttfb"), (5, "total")]}
+        curl[kind]["n"] = len(rows)
+    ct, ch = curl["tls"], curl["http"]
+    w(f"curl (OpenSSL 3.0), a fresh connection and the same GetItem, {ct['n']} runs: over TLS TCP connect "
+      f"{ct['connect']:.2f} ms, handshake done at {ct['tls']:.2f} ms, answer at {ct['ttfb']:.2f} ms, total "
+      f"**{ct['total']:.2f} ms**; over plain HTTP total {ch['total']:.2f} ms (curl's own start-up not included).")
+    w("")
+    fh, ft, fi = med("update-connection@http"), med("update-connection@tls"), med("update-connection@tls-ip")
+    w(f"Function over TLS / over plain HTTP, exec to first response: **{ratio(ft, fh):.2f}x** with the rig's "
+      f"`https://localhost` ({ft:.2f} / {fh:.2f} ms; goal <= 1.5x: {verdict(ft <= 1.5 * fh)}); "
+      f"**{ratio(fi, fh):.2f}x** like with like, both endpoints an IP address ({fi:.2f} / {fh:.2f} ms; "
+      f"{verdict(fi <= 1.5 * fh)}). Before the cut (`+jitter`): "
+      f"{ratio(med('update-connection+jitter@tls'), med('update-connection+jitter@http')):.2f}x.")
+    w("")
+    w("Each cut alone against its baseline, same run (exec to first response unless said):")
+    w("")
+    w("| cut | baseline | with the cut | saved | helps |")
+    w("|---|---|---|---|---|")
+    def cut(label, base, new, metric="first_response_ms", helps=""):
+        if has(base) and has(new):
+            b, n = med(base, metric), med(new, metric)
+            w(f"| {label} | {b:.2f} ms (`{base}`) | {n:.2f} ms (`{new}`) | {b - n:+.2f} ms | {helps} |")
+    cut("aws-lc without CPU jitter entropy: function over TLS", "update-connection+jitter@tls", "update-connection@tls",
+        helps="a real deployment: every cold start's first handshake")
+    cut("the same, `floor-tls` over TLS", "floor-tls+jitter@tls", "floor-tls@tls", helps="(the floor)")
+    cut("the same, function's init with the warm-up (init)", "update-connection+jitter@tls+warm-up",
+        "update-connection@tls+warm-up", "init_ms", helps="a real deployment: init with the warm-up")
+    cut("the same, over plain HTTP (no randomness needed)", "update-connection+jitter@http", "update-connection@http",
+        helps="nothing: plain HTTP never seeds aws-lc")
+    cut("endpoint `127.0.0.1` instead of `localhost` (no getaddrinfo thread)", "update-connection@tls",
+        "update-connection@tls-ip", helps="the rig only: Lambda resolves DynamoDB's name over DNS")
+    w("")
+    # Timeline
+    traces = {}
+    for path in sorted(glob.glob(os.path.join(work, "s8-trace", "*.txt"))):
+        name = os.path.basename(path).rsplit(".", 2)[0]
+        ev = _trace_phases(path, tls_port)
+        if "response" in ev:
+            traces.setdefault(name, []).append(ev)
+    if traces:
+        names = list(traces)
+        w("### 8b. Timeline of the first HTTPS request (strace)")
+        w("")
+        w("`strace -f -tt -T -e trace=execve,clone3,connect,writev,recvfrom,newfstatat,getrandom` on cold starts "
+          "without the warm-up (every system call still stops the process, so each phase is a little longer than "
+          "untraced; section 8a has the untraced totals); phases between the system calls that mark them: aws-lc's "
+          "first use is its `stat(\"/dev/sysgenid\")` (its VM-snapshot check), its seeding ends with `getrandom(48)`; "
+          "the TLS flights are the writes and reads on the DynamoDB socket. Medians over the runs, ms.")
+        w("")
+        w("| phase | " + " | ".join(f"{n} (n={len(traces[n])})" for n in names) + " |")
+        w("|---|" + "---|" * len(names))
+        for a, b, label in _PHASES:
+            vals = []
+            for n in names:
+                xs = [ev[b] - ev[a] for ev in traces[n] if a in ev and b in ev]
+                vals.append(f"{_median(xs):.2f}" if xs else "-")
+            w(f"| {label} | " + " | ".join(vals) + " |")
+        w("")
+    # Warm
+    warm = L("s8-warm.json")
+    idle = L("s8-idle.json")
+    w("### 8c. Warm CPU per invocation against a DynamoDB that answers later")
+    w("")
+    w("`tools/src/bin/delay-proxy.rs` in front of DynamoDB Local (plain HTTP) holds each answer back 1, 5 or 20 ms "
+      "(0 = direct, no proxy). Warm runs as in section 3, every variant taking turns in one run; user and system "
+      "split the schedstat total in the ratio of the process's user and system ticks (`/proc/PID/stat`). "
+      "`cpu-after-idle`: the same fixed work (~100 µs) after sleeping as long, timed with the thread's CPU clock: "
+      "what the machine alone adds to any work done after a wait.")
+    w("")
+    w("| DynamoDB answers | function CPU | user | system | floor-signed CPU | user | system | floor-tls CPU | function / floor-signed | function - floor-signed | fixed work after that idle | function latency |")
+    w("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    def wv(b, d):
+        r = warm.get(f"{b}@{d}ms")
+        if not r:
+            return None, None, None, None
+        c, u = r["cpu_us_per_invocation"], r.get("user_share", 0)
+        return c, c * u, c * (1 - u), r["latency_us"]["median"]
+    for d in (0, 1, 5, 20):
+        fc, fu, fs, fl = wv("update-connection", d)
+        sc, su, ss, _ = wv("floor-signed", d)
+        tc, _, _, _ = wv("floor-tls", d)
+        probe = idle.get(str(d), {}).get("median_us", float("nan"))
+        w(f"| {d} ms{' (direct)' if d == 0 else ''} | **{fc:.0f} µs** | {fu:.0f} | {fs:.0f} | {sc:.0f} µs | {su:.0f} | {ss:.0f} | "
+          f"{tc:.0f} µs | {ratio(fc, sc):.2f}x | {fc - sc:.0f} µs | {probe:.1f} µs | {fl / 1000:.2f} ms |")
+    w("")
+    f1, f20 = wv("update-connection", 1)[0], wv("update-connection", 20)[0]
+    s1, s20 = wv("floor-signed", 1)[0], wv("floor-signed", 20)[0]
+    p1, p20 = idle["1"]["median_us"], idle["20"]["median_us"]
+    f0, s0 = wv("update-connection", 0)[0], wv("floor-signed", 0)[0]
+    w(f"CPU per accepted write, 1 ms -> 20 ms: function **{100 * (f20 / f1 - 1):+.0f}%** (goal <= +10%: "
+      f"{verdict(f20 <= 1.1 * f1)}); the signed floor {100 * (s20 / s1 - 1):+.0f}%; the same fixed work on this "
+      f"machine {100 * (p20 / p1 - 1):+.0f}%; the function's excess over the signed floor "
+      f"{f1 - s1:.0f} -> {f20 - s20:.0f} µs ({100 * ((f20 - s20) / (f1 - s1) - 1):+.0f}%).")
+    w(f"Function / signed floor: **{ratio(f0, s0):.2f}x** direct (goal <= 1.6x: {verdict(f0 <= 1.6 * s0)}), "
+      f"{ratio(f1, s1):.2f}x at 1 ms, {ratio(f20, s20):.2f}x at 20 ms.")
+    w("")
+    cg = {}
+    for b in ("update-connection", "floor-signed"):
+        tot = {}
+        for n in (100, 300):
+            path = os.path.join(work, "s8-callgrind", f"{b}-{n}.out")
+            if os.path.exists(path):
+                tot[n] = next((int(l.split()[1]) for l in open(path) if l.startswith(("summary:", "totals:"))), None)
+        if tot.get(100) and tot.get(300):
+            cg[b] = (tot[300] - tot[100]) / 200
+    if len(cg) == 2:
+        w(f"Instructions per accepted write (callgrind totals on the measured binaries, (300 - 100 invocations) / 200, "
+          f"direct): function {cg['update-connection'] / 1000:.0f} k, signed floor {cg['floor-signed'] / 1000:.0f} k: "
+          f"**{ratio(cg['update-connection'], cg['floor-signed']):.2f}x** (valgrind hides the CPU's SHA extensions, so "
+          "both sign with software SHA-256 here).")
+        w("")
+    rows = []
+    for b in ("update-connection", "floor-signed"):
+        for d in (1, 20):
+            a = os.path.join(work, "s8-syscalls", f"{b}@{d}ms-100.txt")
+            z = os.path.join(work, "s8-syscalls", f"{b}@{d}ms-300.txt")
+            if os.path.exists(a) and os.path.exists(z):
+                ca, cz = _syscalls(a), _syscalls(z)
+                per = {k: (cz.get(k, 0) - ca.get(k, 0)) / 200 for k in set(ca) | set(cz)}
+                per = {k: v for k, v in per.items() if abs(v) >= 0.05}
+                rows.append((f"{b}, {d} ms", sum(per.values()), per))
+    if rows:
+        w("System calls per invocation (`strace -c -f`, (300-invocation run - 100-invocation run) / 200):")
+        w("")
+        w("| binary, DynamoDB answers | total | by call |")
+        w("|---|---|---|")
+        for label, total, per in rows:
+            w(f"| {label} | {total:.1f} | " + ", ".join(f"{k} {v:.1f}" for k, v in sorted(per.items(), key=lambda kv: -kv[1])) + " |")
+        w("")
+    notes = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "bench", "tls-cold-start.md")
+    if os.path.exists(notes):
+        w(open(notes).read().rstrip())
+        w("")
+    return out
+
+
+if SPLICE:
+    text = open(old_file).read().rstrip("\n").split("\n")
+    start = next((i for i, l in enumerate(text) if l.startswith("## 8.")), None)
+    if start is None:
+        head, tail = text, []
+    else:
+        end = next((i for i in range(start + 1, len(text)) if text[i].startswith("## ")), len(text))
+        head, tail = text[:start], text[end:]
+    note = " Sections 1-7 are from that run; section 8 was measured in a later one (its first paragraph says when)."
+    head = [l + note if l.startswith("Written by `scripts/bench`") and note not in l else l for l in head]
+    while head and not head[-1].strip():
+        head.pop()
+    print("\n".join(head + [""] + section8(work) + tail).rstrip("\n"))
+    sys.exit(0)
+
+cold_http, cold_tls, warm, warm422 = load("cold-http.json"), load("cold-tls.json"), load("warm.json"), load("warm-422.json")
+cold_tls_nowarm = load("cold-tls-nowarm.json")
+has_py = env_on("PYTHON") and P in warm
 
 out = []
 w = out.append
@@ -307,5 +577,8 @@ w(f"Default memory: **128 MB** (template.yaml). It is the cheapest size above, p
   f"{tls_init * 1769 / 128 / 1000:.1f} s at 128 MB and {tls_init * 1769 / 256 / 1000:.1f} s at 256 MB, if it is all CPU). "
   "A deployment that cares about cold-start latency more than about cents per million requests should choose 256 MB.")
 w("")
+
+if env_on("TLS8") and os.path.exists(os.path.join(work, "s8-cold.json")):
+    out += section8(work)
 
 print("\n".join(out))
