@@ -159,6 +159,9 @@ mod tests {
         assert_eq!(at("1.5e3"), at("1500"));
         assert_eq!(at("15000e-1"), at("1500.0"));
         assert_eq!(at("0001500.000"), at("1500"));
+        // Leading zeros are not magnitude, however many; a sign may be written.
+        assert_eq!(at(&format!("{}1500", "0".repeat(30))), at("1500"));
+        assert_eq!(at("+1500"), at("1500"));
         assert_eq!(
             at("18446744073709551615"),
             Expiry {

@@ -200,5 +200,7 @@ mod tests {
         assert_eq!(i.compare("k 00"), Recorded::OtherRequest);
         assert_eq!(i.compare("kk 00"), Recorded::OtherKey);
         assert!(i.record().starts_with(&i.record_prefix()));
+        // The condition refuses a key by this prefix: it must hold the key and its separator.
+        assert_eq!(i.record_prefix(), "k ");
     }
 }
