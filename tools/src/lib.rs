@@ -1,5 +1,8 @@
 //! A Lambda Runtime API on loopback, to run function binaries as Lambda runs them: used
-//! by the integration tests (the built binary), the benchmark harness and the soak.
+//! by the integration tests (the built binary), the benchmark harness and the soak. And
+//! `relay`, the TCP relay of the delay proxy and the tests' fault proxy.
+
+pub mod relay;
 
 use std::collections::HashMap;
 use std::convert::Infallible;

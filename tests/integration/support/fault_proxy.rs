@@ -65,26 +65,9 @@ async fn serve(client: TcpStream, upstream: Arc<String>, mut mode: watch::Receiv
                 Mode::Slow(d) => d,
                 _ => Duration::ZERO,
             };
-            let (mut cr, mut cw) = client.into_split();
-            let (mut sr, mut sw) = server.into_split();
-            let up = tokio::io::copy(&mut cr, &mut sw);
-            let down = async {
-                let mut buf = vec![0u8; 16 * 1024];
-                loop {
-                    let n = sr.read(&mut buf).await.unwrap_or(0);
-                    if n == 0 {
-                        break;
-                    }
-                    tokio::time::sleep(delay).await;
-                    if cw.write_all(&buf[..n]).await.is_err() {
-                        break;
-                    }
-                }
-            };
             // Any change of mode cuts the connection, as a restart or a network fault would.
             tokio::select! {
-                _ = up => {}
-                _ = down => {}
+                () = update_connection_tools::relay::relay(client, server, delay) => {}
                 _ = mode.changed() => {}
             }
         }

@@ -7,7 +7,6 @@
 use std::time::Duration;
 
 use clap::Parser;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 #[derive(Parser)]
@@ -32,26 +31,7 @@ async fn serve(client: TcpStream, upstream: String, delay: Duration) {
     };
     let _ = client.set_nodelay(true);
     let _ = server.set_nodelay(true);
-    let (mut cr, mut cw) = client.into_split();
-    let (mut sr, mut sw) = server.into_split();
-    let up = tokio::io::copy(&mut cr, &mut sw);
-    let down = async {
-        let mut buf = vec![0u8; 64 * 1024];
-        loop {
-            let n = sr.read(&mut buf).await.unwrap_or(0);
-            if n == 0 {
-                break;
-            }
-            tokio::time::sleep(delay).await;
-            if cw.write_all(&buf[..n]).await.is_err() {
-                break;
-            }
-        }
-    };
-    tokio::select! {
-        _ = up => {}
-        () = down => {}
-    }
+    update_connection_tools::relay::relay(client, server, delay).await;
 }
 
 #[tokio::main(flavor = "current_thread")]
