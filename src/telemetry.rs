@@ -106,6 +106,10 @@ impl tracing::field::Visit for JsonFields<'_> {
     fn record_bool(&mut self, field: &tracing::field::Field, value: bool) {
         self.0.insert(field.name().into(), value.into());
     }
+    fn record_f64(&mut self, field: &tracing::field::Field, value: f64) {
+        // NaN and the infinities are not JSON numbers: they become null.
+        self.0.insert(field.name().into(), value.into());
+    }
 }
 
 /// What one request leaves behind, gathered while it is decided. Identifiers only: no
@@ -317,6 +321,66 @@ impl RequestLine {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Captures what the formatter writes.
+    #[derive(Clone, Default)]
+    struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_tracing_line_keeps_numbers_and_booleans_as_json_and_names_the_invocation() {
+        let out = Captured::default();
+        let writer = out.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .event_format(InvocationJson)
+            .with_writer(move || writer.clone())
+            .finish();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let invocation = Invocation {
+            request_id: "r-7".into(),
+            trace_id: Some("Root=1-abc".into()),
+        };
+        tracing::subscriber::with_default(subscriber, || {
+            runtime.block_on(invocation.scope(async {
+                tracing::warn!(
+                    call = "UpdateItem",
+                    attempt = -1i64,
+                    calls = 2u64,
+                    retried = true,
+                    seconds = 0.25f64,
+                    shape = ?("a", 1),
+                    "dynamodb unavailable"
+                );
+            }))
+        });
+        let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        let v: serde_json::Value = serde_json::from_str(text.trim_end()).unwrap();
+        assert_eq!(v["level"], "WARN");
+        assert_eq!(v["message"], "dynamodb unavailable");
+        assert_eq!(v["call"], "UpdateItem");
+        assert_eq!(v["attempt"], -1);
+        assert_eq!(v["calls"], 2);
+        assert_eq!(v["retried"], true);
+        assert_eq!(v["seconds"], 0.25);
+        assert_eq!(v["shape"], "(\"a\", 1)");
+        assert_eq!(v["request_id"], "r-7");
+        assert_eq!(v["trace_id"], "Root=1-abc");
+        assert!(
+            v["timestamp"].as_str().is_some_and(|t| t.ends_with('Z')),
+            "{v}"
+        );
+    }
 
     #[test]
     fn one_line_is_the_request_log_and_its_metrics() {

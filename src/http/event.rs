@@ -168,7 +168,8 @@ impl Event {
                 Ok(Cow::Borrowed(raw.as_bytes()))
             };
         }
-        if base64::decoded_len_estimate(raw.len()) > limit + 3 {
+        // The longest standard (padded, no whitespace) encoding of `limit` bytes.
+        if raw.len() > limit.div_ceil(3) * 4 {
             return Err(BodyError::TooLarge);
         }
         let bytes = base64::engine::general_purpose::STANDARD
@@ -189,8 +190,86 @@ fn one_value<'a>(values: impl Iterator<Item = &'a str>) -> HeaderValue<'a> {
         match found {
             HeaderValue::Missing => found = HeaderValue::One(value),
             HeaderValue::One(prev) if prev == value => {}
-            _ => return HeaderValue::Many,
+            HeaderValue::One(_) | HeaderValue::Many => return HeaderValue::Many,
         }
     }
     found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base64_event(body: &str) -> Event {
+        Event {
+            body: Some(body.to_owned()),
+            is_base64_encoded: Some(true),
+            ..Event::default()
+        }
+    }
+
+    #[test]
+    fn a_header_sent_twice_is_one_value_only_when_both_agree() {
+        let rest = |values: &str| {
+            Event::from_json(&format!(
+                r#"{{"multiValueHeaders":{{"X-Api-Key":{values}}},"headers":{{"x-api-key":"ignored"}}}}"#
+            ))
+        };
+        assert_eq!(
+            rest(r#"["k1"]"#).header("x-api-key"),
+            HeaderValue::One("k1")
+        );
+        assert_eq!(
+            rest(r#"["k1","k1"]"#).header("x-api-key"),
+            HeaderValue::One("k1")
+        );
+        assert_eq!(
+            rest(r#"["k1","k2"]"#).header("x-api-key"),
+            HeaderValue::Many
+        );
+        assert_eq!(
+            rest(r#"["k1","k2","k1"]"#).header("x-api-key"),
+            HeaderValue::Many
+        );
+        assert_eq!(
+            rest(r#"["k1"]"#).header("authorization"),
+            HeaderValue::Missing
+        );
+        // Without multi-value headers: HTTP APIs send one lower-case line per name, so two
+        // spellings of one name come only from a hand-made event; they still must agree.
+        let http = Event::from_json(r#"{"headers":{"x-api-key":"k1","X-API-KEY":"k1"}}"#);
+        assert_eq!(http.header("X-Api-Key"), HeaderValue::One("k1"));
+        let http = Event::from_json(r#"{"headers":{"x-api-key":"k1","X-API-KEY":"k2"}}"#);
+        assert_eq!(http.header("x-api-key"), HeaderValue::Many);
+    }
+
+    #[test]
+    fn a_base64_body_is_judged_by_its_decoded_size() {
+        let encode = |n: usize| base64::engine::general_purpose::STANDARD.encode(vec![b'x'; n]);
+        for n in [0, 1, 8190, 8191, 8192] {
+            let event = base64_event(&encode(n));
+            assert_eq!(event.body(8192).map(|b| b.len()), Ok(n), "{n} bytes");
+        }
+        // 8193 bytes encode to 10,924 characters, as 8192 do: the decoded size refuses it.
+        // From 8194 on, the encoding alone is too long and nothing is decoded.
+        for n in [8193, 8194, 8195, 20_000] {
+            assert_eq!(
+                base64_event(&encode(n)).body(8192).map(|b| b.len()),
+                Err(BodyError::TooLarge),
+                "{n} bytes"
+            );
+        }
+    }
+
+    #[test]
+    fn an_oversized_body_is_refused_before_it_is_decoded() {
+        // Longer than any encoding of 8 KiB, and not base64 at all: the size decides.
+        let junk = "!".repeat(8192_usize.div_ceil(3) * 4 + 1);
+        assert_eq!(base64_event(&junk).body(8192), Err(BodyError::TooLarge));
+        let short_junk = "!".repeat(8192_usize.div_ceil(3) * 4);
+        assert_eq!(
+            base64_event(&short_junk).body(8192),
+            Err(BodyError::InvalidBase64)
+        );
+    }
 }

@@ -349,7 +349,18 @@ impl Problem {
             ),
             ProblemCode::MethodNotAllowed => response.with_header("allow", "PATCH"),
             ProblemCode::Unavailable => response.with_header("retry-after", RETRY_AFTER_SECONDS),
-            _ => response,
+            // Listed, not `_`: a new code has to decide whether it needs a header.
+            ProblemCode::MalformedBody
+            | ProblemCode::EmptyUpdate
+            | ProblemCode::NotFound
+            | ProblemCode::ConnectionDisconnected
+            | ProblemCode::PreconditionFailed
+            | ProblemCode::PayloadTooLarge
+            | ProblemCode::UnsupportedMediaType
+            | ProblemCode::ValidationFailed
+            | ProblemCode::IdempotencyKeyReused
+            | ProblemCode::PreconditionRequired
+            | ProblemCode::Internal => response,
         }
     }
 }

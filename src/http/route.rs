@@ -78,6 +78,27 @@ mod tests {
     }
 
     #[test]
+    fn the_routed_path_parameter_wins_over_the_path() {
+        // A custom domain's base path mapping leaves `path` longer than the route, e.g.
+        // `/api/v2/connections/{id}`: only the path parameter names the connection then.
+        let event = |path: &str| {
+            Event::from_json(&format!(
+                r#"{{"httpMethod":"PATCH","path":"{path}","pathParameters":{{"connection_id":"abc"}}}}"#
+            ))
+        };
+        assert_eq!(
+            connection_route(&event("/api/v2/connections/abc")).ok(),
+            Some("abc")
+        );
+        assert_eq!(
+            connection_route(&event("/connections/other")).ok(),
+            Some("abc")
+        );
+        let unrouted = Event::from_json(r#"{"httpMethod":"PATCH","path":"/connections/xyz"}"#);
+        assert_eq!(connection_route(&unrouted).ok(), Some("xyz"));
+    }
+
+    #[test]
     fn media_types() {
         for ok in [
             "application/json",

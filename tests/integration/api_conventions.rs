@@ -188,6 +188,11 @@ async fn a_bad_key_is_422_naming_the_header() {
             reply.body["errors"][0]["field"], "Idempotency-Key",
             "{key:?}"
         );
+        // The detail too names the header, not just "1 field is invalid".
+        assert_eq!(
+            reply.body["detail"], "the Idempotency-Key header is invalid",
+            "{key:?}"
+        );
     }
     let mut twice = keyed(ACTIVE, &body, "k-7");
     twice["multiValueHeaders"]["idempotency-key"] = json!(["k-7", "k-8"]);

@@ -81,6 +81,15 @@ async fn repeated_api_key_with_different_values_is_refused() {
 }
 
 #[tokio::test]
+async fn repeated_api_key_with_one_value_is_that_key() {
+    let f = Fixture::new().await;
+    let body = json!({"status": "disconnected"});
+    let mut event = patch(ACTIVE, &body.to_string());
+    event["multiValueHeaders"]["x-api-key"] = json!([KEY, KEY]);
+    f.accepted(ACTIVE, &body, event).await;
+}
+
+#[tokio::test]
 async fn missing_or_non_bearer_authorization_is_401_with_challenge() {
     let f = Fixture::new().await;
     let good = patch(ACTIVE, r#"{"status":"disconnected"}"#);
