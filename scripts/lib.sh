@@ -123,6 +123,16 @@ ensure_cargo_fuzz() {
   fi
 }
 
+# cargo-mutants (scripts/mutants), pinned the same way: the mutants it makes, and so the
+# counts TESTING.md reports, depend on its version.
+CARGO_MUTANTS_VERSION=27.1.0
+ensure_cargo_mutants() {
+  if [ "$(cargo mutants --version 2>/dev/null)" != "cargo-mutants $CARGO_MUTANTS_VERSION" ]; then
+    echo "==> installing cargo-mutants $CARGO_MUTANTS_VERSION (cargo install --locked; a few minutes)"
+    env -u CARGO_TARGET_DIR cargo install --quiet --locked "cargo-mutants@$CARGO_MUTANTS_VERSION"
+  fi
+}
+
 # ShellCheck, which actionlint runs on every `run:` block (without it, actionlint would
 # silently skip them).
 ensure_shellcheck() {

@@ -168,7 +168,8 @@ impl Event {
                 Ok(Cow::Borrowed(raw.as_bytes()))
             };
         }
-        // The longest standard (padded, no whitespace) encoding of `limit` bytes.
+        // Refused by length before decoding, so nothing is allocated for an oversized body:
+        // the longest standard (padded, no whitespace) encoding of `limit` bytes.
         if raw.len() > limit.div_ceil(3) * 4 {
             return Err(BodyError::TooLarge);
         }
