@@ -267,6 +267,45 @@ async fn a_throwaway_key_and_connection_work_and_then_leave_nothing_behind() {
     assert!(again.contains("nothing to delete"), "{again}");
 }
 
+/// What `create-connection` is given is what the table holds, field by field: the function
+/// answers with these values, and the mutation run of 2026-12-02 found that storing `""` or
+/// another value for the customer, email or mobile passed every other test.
+#[tokio::test]
+async fn create_connection_stores_exactly_what_it_was_given() {
+    let f = Fixture::new().await;
+    let out = admin(
+        &f,
+        &[
+            "create-connection",
+            "--client",
+            "exact-client",
+            "--customer",
+            "exact-customer-7",
+            "--retailer",
+            "01J7SC0NN73R6F5VVSP3ZKPDA3",
+            "--email",
+            "exact@example.org",
+            "--mobile",
+            "+14155550188",
+        ],
+    );
+    let id = field(&out, "connection_id:");
+    let token = field(&out, "token (shown once, not stored):");
+    let item = f.item(&id).await.expect("the created connection is stored");
+    for (name, want) in [
+        ("client_id", "exact-client"),
+        ("customer_id", "exact-customer-7"),
+        ("retailer_id", "01J7SC0NN73R6F5VVSP3ZKPDA3"),
+        ("email", "exact@example.org"),
+        ("mobile", "+14155550188"),
+        ("status", "active"),
+        ("token_sha256", sha256_hex(&token).as_str()),
+    ] {
+        assert_eq!(s(&item, name), want, "{name}");
+    }
+    admin(&f, &["delete-connection", "--id", &id]);
+}
+
 static TABLES: AtomicUsize = AtomicUsize::new(0);
 
 /// A fresh pair of empty tables (the fixture's come seeded): connections, API keys.
