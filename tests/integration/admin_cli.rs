@@ -216,22 +216,12 @@ async fn a_throwaway_key_and_connection_work_and_then_leave_nothing_behind() {
     let key_out = admin(&f, &["create-key", "--client", "smoke-client"]);
     let secret = field(&key_out, "API key (shown once, not stored):");
     let digest = field(&key_out, "key_sha256:");
-    let conn_out = admin(
+    let Created { id, token, .. } = create_connection(
         &f,
-        &[
-            "create-connection",
-            "--client",
-            "smoke-client",
-            "--customer",
-            "smoke-customer",
-            "--retailer",
-            "01J7SC0NN73R6F5VVSP3ZKPDA3",
-            "--email",
-            "smoke@example.org",
-        ],
+        "smoke-client",
+        "smoke-customer",
+        &["--email", "smoke@example.org"],
     );
-    let id = field(&conn_out, "connection_id:");
-    let token = field(&conn_out, "token (shown once, not stored):");
 
     let event = rest(
         "PATCH",
@@ -273,29 +263,17 @@ async fn a_throwaway_key_and_connection_work_and_then_leave_nothing_behind() {
 #[tokio::test]
 async fn create_connection_stores_exactly_what_it_was_given() {
     let f = Fixture::new().await;
-    let out = admin(
+    let Created { id, token, .. } = create_connection(
         &f,
-        &[
-            "create-connection",
-            "--client",
-            "exact-client",
-            "--customer",
-            "exact-customer-7",
-            "--retailer",
-            "01J7SC0NN73R6F5VVSP3ZKPDA3",
-            "--email",
-            "exact@example.org",
-            "--mobile",
-            "+14155550188",
-        ],
+        "exact-client",
+        "exact-customer-7",
+        &["--email", "exact@example.org", "--mobile", "+14155550188"],
     );
-    let id = field(&out, "connection_id:");
-    let token = field(&out, "token (shown once, not stored):");
     let item = f.item(&id).await.expect("the created connection is stored");
     for (name, want) in [
         ("client_id", "exact-client"),
         ("customer_id", "exact-customer-7"),
-        ("retailer_id", "01J7SC0NN73R6F5VVSP3ZKPDA3"),
+        ("retailer_id", RETAILER),
         ("email", "exact@example.org"),
         ("mobile", "+14155550188"),
         ("status", "active"),
@@ -304,6 +282,36 @@ async fn create_connection_stores_exactly_what_it_was_given() {
         assert_eq!(s(&item, name), want, "{name}");
     }
     admin(&f, &["delete-connection", "--id", &id]);
+}
+
+/// The demo retailer every connection made here belongs to.
+const RETAILER: &str = "01J7SC0NN73R6F5VVSP3ZKPDA3";
+
+/// What `create-connection` printed, and the id and token read from it.
+struct Created {
+    out: String,
+    id: String,
+    token: String,
+}
+
+/// `create-connection` for `client` and `customer` at [`RETAILER`], with `extra` flags.
+fn create_connection(f: &Fixture, client: &str, customer: &str, extra: &[&str]) -> Created {
+    let mut args = vec![
+        "create-connection",
+        "--client",
+        client,
+        "--customer",
+        customer,
+        "--retailer",
+        RETAILER,
+    ];
+    args.extend_from_slice(extra);
+    let out = admin(f, &args);
+    Created {
+        id: field(&out, "connection_id:"),
+        token: field(&out, "token (shown once, not stored):"),
+        out,
+    }
 }
 
 static TABLES: AtomicUsize = AtomicUsize::new(0);
@@ -527,22 +535,16 @@ async fn revoke_and_delete_key_read_the_secret_from_stdin_or_a_file_never_an_arg
 #[tokio::test]
 async fn rotate_token_keeps_the_expiry_unless_told_to_set_or_remove_it() {
     let f = Fixture::new().await;
-    let created = admin(
+    let Created {
+        out: created,
+        id,
+        mut token,
+    } = create_connection(
         &f,
-        &[
-            "create-connection",
-            "--client",
-            "client-demo",
-            "--customer",
-            "rotate-customer",
-            "--retailer",
-            "01J7SC0NN73R6F5VVSP3ZKPDA3",
-            "--expires-at",
-            "1893456000",
-        ],
+        "client-demo",
+        "rotate-customer",
+        &["--expires-at", "1893456000"],
     );
-    let id = field(&created, "connection_id:");
-    let mut token = field(&created, "token (shown once, not stored):");
     assert_eq!(
         created.matches(&token).count(),
         1,
