@@ -119,7 +119,7 @@ fn hand_formatted_line(emf: &str, log: &RequestLog, outcome: Outcome<'_>, now: &
 
 fn request_line(c: &mut Criterion) {
     let emf = r#""FunctionName":"update-connection","Requests":1,"_aws":{"CloudWatchMetrics":[{"Namespace":"UpdateConnection","Dimensions":[["FunctionName"],["FunctionName","Outcome"]],"Metrics":[{"Name":"Requests","Unit":"Count"},{"Name":"Latency","Unit":"Milliseconds"},{"Name":"DynamoDBLatency","Unit":"Milliseconds"}]}],"Timestamp":"#;
-    let line = RequestLine::new("update-connection", |_| {});
+    let line = RequestLine::new("update-connection", "$LATEST", |_| {});
     let log = RequestLog {
         connection_id: Some("01J51S0JYV6N7K1030CV1ZKSCB".into()),
         client_id: Some("client-demo".into()),

@@ -18,6 +18,9 @@ pub struct Config {
     pub require_if_match: bool,
     /// The metrics' `FunctionName` dimension (`AWS_LAMBDA_FUNCTION_NAME`).
     pub function_name: String,
+    /// The metrics' `Version` dimension (`AWS_LAMBDA_FUNCTION_VERSION`: the published
+    /// version being run, `$LATEST` when none), which the rollback alarms watch.
+    pub function_version: String,
     pub dynamodb: DynamoDbSettings,
 }
 
@@ -86,6 +89,7 @@ impl Config {
             warm_up: false,
             require_if_match: false,
             function_name: "update-connection".into(),
+            function_version: "$LATEST".into(),
             dynamodb: DynamoDbSettings::default(),
         }
     }
@@ -131,6 +135,8 @@ impl Config {
             require_if_match,
             function_name: var("AWS_LAMBDA_FUNCTION_NAME")
                 .unwrap_or_else(|| "update-connection".into()),
+            function_version: var("AWS_LAMBDA_FUNCTION_VERSION")
+                .unwrap_or_else(|| "$LATEST".into()),
             dynamodb: DynamoDbSettings::from_lookup(&var),
         })
     }

@@ -45,7 +45,7 @@ impl App {
         Self {
             store,
             keys: ApiKeyCache::new(config.api_key_cache_ttl),
-            line: RequestLine::new(&config.function_name, sink),
+            line: RequestLine::new(&config.function_name, &config.function_version, sink),
             require_if_match: config.require_if_match,
             served: AtomicBool::new(false),
             warm_up_failed: AtomicBool::new(false),

@@ -55,3 +55,15 @@ pub mod api_key {
     pub const ACTIVE: &str = "active";
     pub const REVOKED: &str = "revoked";
 }
+
+/// The pre-traffic canary (template.yaml's PreTrafficHook, `connections-admin
+/// create-canary`): a client that owns these two connections and nothing else, so that its
+/// key can change nothing but them.
+pub mod canary {
+    pub const CLIENT_ID: &str = "pre-traffic-canary";
+    /// Active: the hook writes its email through each new version.
+    pub const CONNECTED: &str = "0000000000000CANARYC0NNECT";
+    /// Disconnected: the hook expects 409 for it.
+    pub const DISCONNECTED: &str = "0000000000000CANARYD1SC0NN";
+    pub const RETAILER_ID: &str = "0000000000000CANARYRETA1ER";
+}

@@ -135,14 +135,14 @@ impl RequestLog {
 
 /// The one JSON line per request: the request log (request id, connection id, client id,
 /// status, problem code, latency, DynamoDB latency) and, in the same object, a CloudWatch
-/// Embedded Metric Format record: `Requests`, `Latency` and `DynamoDBLatency`, by
-/// `FunctionName` and by `FunctionName` + `Outcome` (`ok` or the problem code: at most 17
-/// values). No service call: CloudWatch reads the metrics from the log stream. The line has
-/// no `level`, so Lambda's log-level filter never drops it (it is the access log and the
-/// metrics); the `tracing` logs (warnings, errors) keep their levels.
+/// Embedded Metric Format record (`DIRECTIVES`). No service call: CloudWatch reads the
+/// metrics from the log stream. Its `level` is INFO: Lambda files a line without a valid
+/// level as INFO anyway, and drops INFO lines when the function's log level is WARN or
+/// above, which is why template.yaml's LogLevel allows nothing above INFO.
 #[derive(Debug, Clone)]
 pub struct RequestLine {
     function_name: String,
+    function_version: String,
     sink: LineWriter,
 }
 
@@ -175,6 +175,7 @@ pub struct Outcome<'a> {
 #[derive(Serialize)]
 struct Line<'a> {
     timestamp: &'a str,
+    level: &'static str,
     message: &'static str,
     request_id: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -195,17 +196,25 @@ struct Line<'a> {
     dynamodb_latency: f64,
     #[serde(rename = "FunctionName")]
     function_name: &'a str,
+    #[serde(rename = "Version")]
+    version: &'a str,
     #[serde(rename = "Requests")]
     requests: u8,
     #[serde(rename = "ColdStarts")]
     cold_starts: u8,
+    /// 1 for a 4xx answer, else 0.
+    #[serde(rename = "Refusals")]
+    refusals: u8,
+    /// 1 for a 5xx answer, else 0.
+    #[serde(rename = "ServerErrors")]
+    server_errors: u8,
     _aws: Aws,
 }
 
 #[derive(Serialize)]
 struct Aws {
     #[serde(rename = "CloudWatchMetrics")]
-    cloudwatch_metrics: [&'static Directive; 1],
+    cloudwatch_metrics: &'static [Directive; 3],
     #[serde(rename = "Timestamp")]
     timestamp: u64,
 }
@@ -214,8 +223,8 @@ struct Aws {
 #[serde(rename_all = "PascalCase")]
 struct Directive {
     namespace: &'static str,
-    dimensions: [&'static [&'static str]; 2],
-    metrics: [Metric; 4],
+    dimensions: &'static [&'static [&'static str]],
+    metrics: &'static [Metric],
 }
 
 #[derive(Serialize)]
@@ -225,29 +234,41 @@ struct Metric {
     unit: &'static str,
 }
 
-/// The metrics and dimensions every line declares.
-static DIRECTIVE: Directive = Directive {
-    namespace: METRICS_NAMESPACE,
-    dimensions: [&["FunctionName"], &["FunctionName", "Outcome"]],
-    metrics: [
-        Metric {
-            name: "Requests",
-            unit: "Count",
-        },
-        Metric {
-            name: "Latency",
-            unit: "Milliseconds",
-        },
-        Metric {
-            name: "DynamoDBLatency",
-            unit: "Milliseconds",
-        },
-        Metric {
-            name: "ColdStarts",
-            unit: "Count",
-        },
-    ],
-};
+const fn metric(name: &'static str, unit: &'static str) -> Metric {
+    Metric { name, unit }
+}
+
+/// The metrics and dimensions every line declares, each metric once per dimension set:
+/// the dashboard's (by function, and by `Outcome`: `ok` or the problem code), the share of
+/// refusals and 5xx answers function-wide, and by `Version` what the rollback alarms
+/// watch in the version being deployed.
+static DIRECTIVES: [Directive; 3] = [
+    Directive {
+        namespace: METRICS_NAMESPACE,
+        dimensions: &[&["FunctionName"], &["FunctionName", "Outcome"]],
+        metrics: &[
+            metric("Requests", "Count"),
+            metric("Latency", "Milliseconds"),
+            metric("DynamoDBLatency", "Milliseconds"),
+            metric("ColdStarts", "Count"),
+        ],
+    },
+    Directive {
+        namespace: METRICS_NAMESPACE,
+        dimensions: &[&["FunctionName"]],
+        metrics: &[metric("Refusals", "Count"), metric("ServerErrors", "Count")],
+    },
+    Directive {
+        namespace: METRICS_NAMESPACE,
+        dimensions: &[&["FunctionName", "Version"]],
+        metrics: &[
+            metric("Requests", "Count"),
+            metric("Refusals", "Count"),
+            metric("ServerErrors", "Count"),
+            metric("Latency", "Milliseconds"),
+        ],
+    },
+];
 
 /// Milliseconds, to the microsecond.
 fn millis(d: Duration) -> f64 {
@@ -255,9 +276,10 @@ fn millis(d: Duration) -> f64 {
 }
 
 impl RequestLine {
-    pub fn new(function_name: &str, sink: LineWriter) -> Self {
+    pub fn new(function_name: &str, function_version: &str, sink: LineWriter) -> Self {
         Self {
             function_name: function_name.to_owned(),
+            function_version: function_version.to_owned(),
             sink,
         }
     }
@@ -273,6 +295,7 @@ impl RequestLine {
         let dynamodb_latency = millis(log.dynamodb);
         let line = Line {
             timestamp: now.rfc3339(),
+            level: "INFO",
             message: "request",
             request_id: outcome.request_id,
             trace_id: outcome.trace_id,
@@ -288,10 +311,13 @@ impl RequestLine {
             latency,
             dynamodb_latency,
             function_name: &self.function_name,
+            version: &self.function_version,
             requests: 1,
             cold_starts: u8::from(outcome.cold_start),
+            refusals: u8::from((400..500).contains(&outcome.status)),
+            server_errors: u8::from(outcome.status >= 500),
             _aws: Aws {
-                cloudwatch_metrics: [&DIRECTIVE],
+                cloudwatch_metrics: &DIRECTIVES,
                 timestamp: now.epoch_ms(),
             },
         };
@@ -384,7 +410,7 @@ mod tests {
 
     #[test]
     fn one_line_is_the_request_log_and_its_metrics() {
-        let line = RequestLine::new("fn \"quoted\"", |_| {});
+        let line = RequestLine::new("fn \"quoted\"", "7", |_| {});
         let log = RequestLog {
             connection_id: Some("01J51S0JYV6N7K1030CV1ZKSCA".into()),
             client_id: Some("client \"a\"".into()),
@@ -414,21 +440,36 @@ mod tests {
         assert_eq!(v["latency_ms"], 3.0);
         assert_eq!(v["dynamodb_latency_ms"], 2.0);
         assert_eq!(v["timestamp"], "2023-11-14T22:13:20.250Z");
-        // The EMF part: every declared metric and dimension is a member of the line.
-        let spec = &v["_aws"]["CloudWatchMetrics"][0];
-        assert_eq!(spec["Namespace"], METRICS_NAMESPACE);
-        for metric in spec["Metrics"].as_array().unwrap() {
-            assert!(v[metric["Name"].as_str().unwrap()].is_number(), "{metric}");
-        }
-        for dims in spec["Dimensions"].as_array().unwrap() {
-            for d in dims.as_array().unwrap() {
-                assert!(v[d.as_str().unwrap()].is_string());
+        // The EMF part: every declared metric and dimension is a member of the line, and
+        // no metric is declared twice for one dimension set (it would be counted twice).
+        let mut declared = std::collections::BTreeSet::new();
+        for spec in v["_aws"]["CloudWatchMetrics"].as_array().unwrap() {
+            assert_eq!(spec["Namespace"], METRICS_NAMESPACE);
+            for metric in spec["Metrics"].as_array().unwrap() {
+                assert!(v[metric["Name"].as_str().unwrap()].is_number(), "{metric}");
+                for dims in spec["Dimensions"].as_array().unwrap() {
+                    let pair = (metric["Name"].to_string(), dims.to_string());
+                    assert!(declared.insert(pair.clone()), "declared twice: {pair:?}");
+                }
+            }
+            for dims in spec["Dimensions"].as_array().unwrap() {
+                for d in dims.as_array().unwrap() {
+                    assert!(v[d.as_str().unwrap()].is_string());
+                }
             }
         }
         assert_eq!(v["FunctionName"], "fn \"quoted\"");
+        assert_eq!(v["Version"], "7");
         assert_eq!(v["Outcome"], "validation-failed");
+        assert_eq!(
+            (v["Refusals"].clone(), v["ServerErrors"].clone()),
+            (1.into(), 0.into())
+        );
         assert_eq!(v["_aws"]["Timestamp"], 1_700_000_000_250u64);
-        assert!(v.get("level").is_none(), "no level: never filtered");
+        assert_eq!(
+            v["level"], "INFO",
+            "a level Lambda keeps at every allowed LogLevel"
+        );
 
         let ok = Outcome {
             problem: None,
@@ -444,5 +485,20 @@ mod tests {
         );
         assert_eq!(v["connection_id"], serde_json::Value::Null);
         assert_eq!(v["ColdStarts"], 0);
+        assert_eq!(
+            (v["Refusals"].clone(), v["ServerErrors"].clone()),
+            (0.into(), 0.into())
+        );
+        let failed = Outcome {
+            problem: Some("unavailable"),
+            status: 503,
+            ..outcome
+        };
+        let v: serde_json::Value =
+            serde_json::from_str(&line.line(&RequestLog::default(), failed, &now)).unwrap();
+        assert_eq!(
+            (v["Refusals"].clone(), v["ServerErrors"].clone()),
+            (0.into(), 1.into())
+        );
     }
 }

@@ -35,6 +35,61 @@ pub async fn create_key(
     Ok(key)
 }
 
+/// The pre-traffic canary's credentials, shown once: its API key and the two tokens.
+#[derive(Debug, Clone)]
+pub struct Canary {
+    pub api_key: String,
+    pub connected_token: String,
+    pub disconnected_token: String,
+}
+
+impl Canary {
+    /// What the stack's CanarySecret holds (hooks/pre-traffic/index.py reads it).
+    pub fn secret_json(&self) -> String {
+        serde_json::json!({
+            "api_key": self.api_key,
+            "connected_token": self.connected_token,
+            "disconnected_token": self.disconnected_token,
+        })
+        .to_string()
+    }
+}
+
+/// Makes a new canary API key and (re)writes both canary connections with new tokens, so
+/// that earlier canary tokens stop working at once. The earlier canary key stays active
+/// until revoked (docs/deploy.md: rotation).
+pub async fn create_canary(
+    client: &Client,
+    connections_table: &str,
+    api_keys_table: &str,
+) -> Result<Canary, BoxError> {
+    use crate::schema::canary;
+    let key = create_key(client, api_keys_table, canary::CLIENT_ID).await?;
+    let connection = |id: &str, status: &str| -> Result<ConnectionSeed, BoxError> {
+        Ok(ConnectionSeed {
+            connection_id: id.to_owned(),
+            client_id: canary::CLIENT_ID.to_owned(),
+            customer_id: canary::CLIENT_ID.to_owned(),
+            retailer_id: canary::RETAILER_ID.to_owned(),
+            status: status.to_owned(),
+            email: Some("canary@example.com".to_owned()),
+            mobile: None,
+            token: new_secret("uc_tok_")?,
+            token_scopes: vec![WRITE_SCOPE.to_owned()],
+            token_expires_at: None,
+        })
+    };
+    let connected = connection(canary::CONNECTED, "active")?;
+    let disconnected = connection(canary::DISCONNECTED, crate::domain::DISCONNECTED)?;
+    put_connection(client, connections_table, &connected).await?;
+    put_connection(client, connections_table, &disconnected).await?;
+    Ok(Canary {
+        api_key: key.secret,
+        connected_token: connected.token,
+        disconnected_token: disconnected.token,
+    })
+}
+
 /// Marks a key revoked; an error when there is no such key.
 pub async fn revoke_key(client: &Client, table: &str, key_sha256: &str) -> Result<(), BoxError> {
     client

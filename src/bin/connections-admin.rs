@@ -58,6 +58,13 @@ enum Command {
         #[arg(long)]
         client: String,
     },
+    /// Make the pre-traffic canary's API key and (re)write its two connections with new
+    /// tokens; the credentials go to a new file (mode 0600) for the stack's CanarySecret.
+    CreateCanary {
+        /// The file to create for the secret's JSON (never printed: it holds the key).
+        #[arg(long, value_name = "PATH")]
+        out: PathBuf,
+    },
     /// Mark an API key revoked.
     RevokeKey(KeyRef),
     /// Remove an API key's item (revoke it first where it was in use).
@@ -157,6 +164,17 @@ impl KeyRef {
         let secret = api_key_from(&input).map_err(|e| format!("{source}: {e}"))?;
         Ok(sha256_hex(secret))
     }
+}
+
+/// A new file only the owner can read; an existing file is refused, not overwritten.
+fn new_private_file(path: &std::path::Path) -> Result<std::fs::File, BoxError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| format!("cannot create {}: {e}", path.display()).into())
 }
 
 fn ulid(v: &str) -> Result<ConnectionId, String> {
@@ -282,6 +300,20 @@ async fn run(cli: Cli, client: &Client, endpoint: &Endpoint) -> Result<(), BoxEr
             println!("client_id:  {}", key.client_id);
             println!("key_sha256: {}", sha256_hex(&key.secret));
             println!("API key (shown once, not stored): {}", key.secret);
+        }
+        Command::CreateCanary { out } => {
+            let mut file = new_private_file(&out)?;
+            let canary = operations::create_canary(client, &connections()?, &api_keys()?).await?;
+            std::io::Write::write_all(&mut file, canary.secret_json().as_bytes())
+                .map_err(|e| format!("cannot write {}: {e}", out.display()))?;
+            println!("key_sha256: {}", sha256_hex(&canary.api_key));
+            println!(
+                "wrote the canary's credentials to {0}: store them with\n  aws \
+                 secretsmanager put-secret-value --secret-id <the stack's CanarySecret \
+                 output> --secret-string file://{0}\nthen delete the file, and revoke the \
+                 previous canary key (revoke-key --sha256 <its key_sha256>)",
+                out.display()
+            );
         }
         Command::RevokeKey(key) => {
             let digest = key.digest()?;

@@ -21,7 +21,12 @@ type Env<'a> = Vec<(&'a str, Option<&'a str>)>;
 /// `AWS_ENDPOINT_URL_DYNAMODB` unless `env` sets (`Some`) or removes (`None`) it, and
 /// `stdin` as its input. No AWS setting of this machine reaches it: no profile, no config
 /// file, no metadata service.
-fn run(tables: (&str, &str), env: &[(&str, Option<&str>)], args: &[&str], stdin: &str) -> Output {
+pub(crate) fn run(
+    tables: (&str, &str),
+    env: &[(&str, Option<&str>)],
+    args: &[&str],
+    stdin: &str,
+) -> Output {
     let mut command = isolated();
     command.env("AWS_ENDPOINT_URL_DYNAMODB", endpoint());
     for (name, value) in env {

@@ -5,6 +5,7 @@ mod accepted_writes;
 mod admin_cli;
 mod api_conventions;
 mod binary;
+mod canary;
 mod contract_auth;
 mod contract_body;
 mod contract_edges;

@@ -1,0 +1,311 @@
+//! The PreTraffic hook's real code (hooks/pre-traffic/index.py, real boto3) against the real
+//! function binary and DynamoDB Local, with the canary `connections-admin create-canary`
+//! makes: it must report Succeeded for today's build, and Failed for builds that answer
+//! wrongly without crashing; it retries a denial and a failed report, and always reports
+//! or fails loudly. AWS's own APIs are stood in for by hook_harness.py.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use serde_json::{Value, json};
+use update_connection::schema::canary;
+
+use crate::support::*;
+
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+/// The stack's tables with a canary in them, and the secret create-canary wrote.
+struct Stack {
+    f: Fixture,
+    secret: String,
+}
+
+impl Stack {
+    async fn new() -> Self {
+        let f = Fixture::new().await;
+        let dir =
+            std::env::temp_dir().join(format!("canary-{}-{}", std::process::id(), f.connections));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("canary.json");
+        let _ = std::fs::remove_file(&file);
+        let out = crate::admin_cli::run(
+            (&f.connections, &f.api_keys),
+            &[],
+            &["create-canary", "--out", file.to_str().unwrap()],
+            "",
+        );
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "create-canary: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let secret = std::fs::read_to_string(&file).expect("create-canary wrote its file");
+        std::fs::remove_file(&file).unwrap();
+        let parsed: Value = serde_json::from_str(&secret).expect("the secret is JSON");
+        for name in ["api_key", "connected_token", "disconnected_token"] {
+            let value = parsed[name].as_str().expect(name);
+            assert!(
+                !stdout.contains(value),
+                "create-canary printed its {name}: {stdout}"
+            );
+        }
+        // Rotation: create-canary again writes new tokens and a new key; the file it
+        // writes is the owner's alone, and an existing file is never overwritten.
+        let again = crate::admin_cli::run(
+            (&f.connections, &f.api_keys),
+            &[],
+            &["create-canary", "--out", file.to_str().unwrap()],
+            "",
+        );
+        assert!(again.status.success());
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+            assert_eq!(
+                mode & 0o777,
+                0o600,
+                "the secret's file is the owner's alone"
+            );
+        }
+        let refused = crate::admin_cli::run(
+            (&f.connections, &f.api_keys),
+            &[],
+            &["create-canary", "--out", file.to_str().unwrap()],
+            "",
+        );
+        assert!(
+            !refused.status.success(),
+            "an existing file is not overwritten"
+        );
+        let rotated = std::fs::read_to_string(&file).unwrap();
+        std::fs::remove_file(&file).unwrap();
+        assert_ne!(
+            rotated, secret,
+            "a second create-canary makes new credentials"
+        );
+        Self { f, secret: rotated }
+    }
+
+    /// The hook run once against the binary given these tables.
+    fn hook(&self, function_tables: (&str, &str), spec: Value) -> Value {
+        let mut input = json!({
+            "binary": env!("CARGO_BIN_EXE_update-connection"),
+            "dynamodb": endpoint(),
+            "connections": self.f.connections,
+            "function_tables": {
+                "CONNECTIONS_TABLE": function_tables.0,
+                "API_KEYS_TABLE": function_tables.1,
+            },
+            "secret": self.secret,
+        });
+        for (k, v) in spec.as_object().unwrap() {
+            input[k] = v.clone();
+        }
+        let python = format!("{ROOT}/.venv/bin/python");
+        let mut child = Command::new(&python)
+            .arg(format!("{ROOT}/tests/integration/hook_harness.py"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{python}: {e} (scripts/test installs .venv)"));
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.to_string().as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "hook_harness.py: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let result: Value = serde_json::from_slice(&out.stdout).expect("the harness prints JSON");
+        // Whatever happened, the hook's lines hold no credential.
+        let logged = result["stdout"].as_str().unwrap();
+        let secret: Value = serde_json::from_str(&self.secret).unwrap();
+        for value in secret.as_object().unwrap().values() {
+            assert!(
+                !logged.contains(value.as_str().unwrap()),
+                "the hook logged a credential"
+            );
+        }
+        result
+    }
+
+    fn own_tables(&self) -> (&str, &str) {
+        (&self.f.connections, &self.f.api_keys)
+    }
+}
+
+fn reported(result: &Value) -> Vec<&str> {
+    result["reported"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap())
+        .collect()
+}
+
+fn failed_checks(result: &Value) -> Vec<String> {
+    result["log"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["passed"] == false)
+        .map(|l| format!("{}: {}", l["check"], l["why"]))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_hook_passes_todays_build_after_a_real_write_through_it() {
+    let stack = Stack::new().await;
+    let before = stack.f.item(canary::CONNECTED).await.unwrap();
+    let gone_before = stack.f.item(canary::DISCONNECTED).await.unwrap();
+
+    let result = stack.hook(stack.own_tables(), json!({}));
+    assert_eq!(reported(&result), ["Succeeded"], "{result}");
+    assert_eq!(result["raised"], Value::Null);
+    assert_eq!(failed_checks(&result), Vec::<String>::new());
+    let checks = result["log"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["message"] == "pre-traffic check")
+        .count();
+    assert_eq!(
+        checks, 5,
+        "the canary write and the four refusals: {result}"
+    );
+    assert!(
+        result["invoked"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f.as_str().unwrap().ends_with(":update-connection:7")),
+        "only the new version is invoked"
+    );
+
+    // The write went through the function into the stack's table: the email the hook
+    // chose, one version up; the disconnected canary is untouched.
+    let after = stack.f.item(canary::CONNECTED).await.unwrap();
+    assert_eq!(n(&after, "version"), n(&before, "version") + 1);
+    assert_ne!(s(&after, "email"), s(&before, "email"));
+    assert!(s(&after, "email").starts_with("canary-"));
+    assert_eq!(
+        stack.f.item(canary::DISCONNECTED).await.unwrap(),
+        gone_before
+    );
+
+    // Deployment after deployment: the canary is left ready for the next run.
+    let again = stack.hook(stack.own_tables(), json!({}));
+    assert_eq!(reported(&again), ["Succeeded"], "{again}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_hook_fails_a_build_that_answers_200_without_writing() {
+    let stack = Stack::new().await;
+    // A build that writes somewhere else: its answers look right (200, the body, the next
+    // ETag), but the stack's table never changes.
+    let elsewhere = Fixture::new().await;
+    for id in [canary::CONNECTED, canary::DISCONNECTED] {
+        elsewhere.put(stack.f.item(id).await.unwrap()).await;
+    }
+    let before = stack.f.item(canary::CONNECTED).await.unwrap();
+    let result = stack.hook((&elsewhere.connections, &stack.f.api_keys), json!({}));
+    assert_eq!(reported(&result), ["Failed"], "{result}");
+    let failed = failed_checks(&result);
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert!(
+        failed[0].contains("stored version did not go up"),
+        "{failed:?}"
+    );
+    assert_eq!(stack.f.item(canary::CONNECTED).await.unwrap(), before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_hook_fails_a_build_that_refuses_every_key() {
+    let stack = Stack::new().await;
+    // The canary's key is not in this table: every authenticated request is a 401.
+    let other_keys = Fixture::new().await;
+    let result = stack.hook((&stack.f.connections, &other_keys.api_keys), json!({}));
+    assert_eq!(reported(&result), ["Failed"], "{result}");
+    let failed = failed_checks(&result);
+    assert!(
+        failed.len() == 1 && failed[0].contains("answered 401, expected 200"),
+        "{failed:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_hook_retries_a_denial_while_iam_catches_up() {
+    let stack = Stack::new().await;
+    let result = stack.hook(stack.own_tables(), json!({"deny_invokes": 3}));
+    assert_eq!(reported(&result), ["Succeeded"], "{result}");
+    assert_eq!(result["denied"], 3);
+    assert_eq!(result["slept"], json!([1.0, 2.0, 4.0]), "{result}");
+
+    // Denied for longer than its bound: it gives up, and reports Failed.
+    let result = stack.hook(stack.own_tables(), json!({"deny_invokes": 1000}));
+    assert_eq!(reported(&result), ["Failed"], "{result}");
+    let slept: f64 = result["slept"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_f64().unwrap())
+        .sum();
+    assert!(slept <= 90.0, "retried for {slept} s");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_hook_always_reports_or_fails_loudly() {
+    let stack = Stack::new().await;
+    // CodeDeploy's API raises twice: the report is retried and lands once.
+    let result = stack.hook(stack.own_tables(), json!({"report_failures": 2}));
+    assert_eq!(reported(&result), ["Succeeded"], "{result}");
+    assert_eq!(result["raised"], Value::Null);
+
+    // It never stops raising: the hook raises too, so that Lambda retries it (CodeDeploy
+    // invokes hooks asynchronously) rather than leaving the deployment waiting an hour.
+    let result = stack.hook(stack.own_tables(), json!({"report_failures": -1}));
+    assert!(reported(&result).is_empty());
+    assert!(
+        result["raised"]
+            .as_str()
+            .is_some_and(|e| e.contains("simulated failure")),
+        "{result}"
+    );
+
+    // Its own code fails (no canary secret stored yet): Failed, reported.
+    let result = stack.hook(stack.own_tables(), json!({"secret": null}));
+    assert_eq!(reported(&result), ["Failed"], "{result}");
+    let unset = stack.hook(stack.own_tables(), json!({"secret": "{}"}));
+    assert_eq!(reported(&unset), ["Failed"], "{unset}");
+    assert!(
+        failed_checks(&unset)
+            .iter()
+            .any(|f| f.contains("connections-admin create-canary")),
+        "{unset}"
+    );
+}
+
+#[test]
+fn the_template_and_the_admin_tool_name_the_same_canary() {
+    let template = std::fs::read_to_string(format!("{ROOT}/template.yaml")).unwrap();
+    for (name, id) in [
+        ("CANARY_CONNECTED_ID", canary::CONNECTED),
+        ("CANARY_DISCONNECTED_ID", canary::DISCONNECTED),
+    ] {
+        assert!(
+            template.contains(&format!("{name}: {id}")),
+            "template.yaml's PreTrafficHook names {name} {id}"
+        );
+        // The hook's role may read exactly these items.
+        assert!(
+            template.contains(&format!("                      - {id}")),
+            "PreTrafficHookRole's LeadingKeys name {id}"
+        );
+    }
+}
