@@ -328,3 +328,69 @@ async fn every_line_names_its_invocation_even_with_a_dead_database() {
         "the failed warm-up is said:\n{logs}"
     );
 }
+
+/// Lambda's log-level filter for JSON logs (AWS's documentation of advanced logging
+/// controls): a line whose `level` is missing or not a level is filed as INFO; a line is
+/// kept when its level is at least the function's ApplicationLogLevel.
+fn lambda_keeps(line: &str, configured: &str) -> bool {
+    const ORDER: [&str; 6] = ["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"];
+    let rank = |level: &str| ORDER.iter().position(|l| l.eq_ignore_ascii_case(level));
+    let filed = serde_json::from_str::<Value>(line)
+        .ok()
+        .and_then(|v| v["level"].as_str().and_then(rank))
+        .unwrap_or(2);
+    filed >= rank(configured).expect("a Lambda log level")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_request_line_survives_lambdas_filter_at_every_allowed_log_level() {
+    // The filter drops what it should: without a level at WARN, an INFO line at ERROR.
+    assert!(!lambda_keeps(r#"{"message":"request"}"#, "WARN"));
+    assert!(!lambda_keeps(r#"{"level":"INFO"}"#, "ERROR"));
+    assert!(lambda_keeps("not json", "INFO"));
+
+    let stack = crate::template::Stack::of("prod", &[("AlarmEmail", "oncall@example.org")]);
+    let logging = &stack.resource("UpdateConnectionFunction")["Properties"]["LoggingConfig"];
+    assert_eq!(logging["ApplicationLogLevel"], json!({"Ref": "LogLevel"}));
+    assert_eq!(logging["LogFormat"], "JSON");
+    let allowed = stack.allowed("LogLevel");
+    assert!(allowed.contains(&"INFO".to_owned()), "{allowed:?}");
+
+    let f = Fixture::new().await;
+    for level in &allowed {
+        let api = RuntimeApi::start().await;
+        let child = function(&api, &f.connections, &f.api_keys)
+            .env("AWS_LAMBDA_LOG_LEVEL", level)
+            .spawn()
+            .expect("start the function");
+        let ok = api
+            .invoke("ok-1", patch(ACTIVE_B, r#"{"email":"x@example.com"}"#))
+            .await
+            .unwrap();
+        assert_eq!(ok["statusCode"], 200);
+        let refused = api
+            .invoke(
+                "refused-1",
+                with_header(patch(ACTIVE_B, "{}"), "x-api-key", Some("nope")),
+            )
+            .await
+            .unwrap();
+        assert_eq!(refused["statusCode"], 401);
+        let logs = output(child).await;
+        let kept: Vec<Value> = logs
+            .lines()
+            .filter(|l| lambda_keeps(l, level))
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|l| l["message"] == "request" && l.get("_aws").is_some())
+            .collect();
+        let ids: Vec<&str> = kept
+            .iter()
+            .map(|l| l["request_id"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            ids,
+            ["ok-1", "refused-1"],
+            "LogLevel={level}: the access log and metrics lost:\n{logs}"
+        );
+    }
+}

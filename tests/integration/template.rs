@@ -17,7 +17,20 @@ use update_connection::http::ProblemCode;
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 const ENVIRONMENTS: [&str; 2] = ["dev", "prod"];
 /// The rollback alarms: a deployment that sets off any of them is undone.
-const ROLLBACK_ALARMS: [&str; 3] = ["FunctionErrorsAlarm", "Api5xxRateAlarm", "LatencyP99Alarm"];
+const ROLLBACK_ALARMS: [&str; 5] = [
+    "FunctionErrorsAlarm",
+    "LatencyP99Alarm",
+    "VersionServerErrorsAlarm",
+    "VersionRefusalsAlarm",
+    "Api5xxRateAlarm",
+];
+/// The rollback alarms that watch only the version being deployed.
+const VERSION_ALARMS: [&str; 4] = [
+    "FunctionErrorsAlarm",
+    "LatencyP99Alarm",
+    "VersionServerErrorsAlarm",
+    "VersionRefusalsAlarm",
+];
 
 /// Runs template_tool.py with SAM's translator from .venv (scripts/test installs it).
 fn tool(args: &[&str], stdin: Option<&Json>) -> Json {
@@ -48,7 +61,7 @@ fn tool(args: &[&str], stdin: Option<&Json>) -> Json {
 
 /// The deployed template of one set of parameters, with CloudFormation's conditions and
 /// `Fn::If` worked out.
-struct Stack {
+pub(crate) struct Stack {
     parameters: BTreeMap<String, String>,
     template: Json,
 }
@@ -71,7 +84,7 @@ impl Stack {
     }
 
     /// An environment's `sam deploy` parameters from samconfig.toml, then `extra`.
-    fn of(env: &str, extra: &[(&str, &str)]) -> Self {
+    pub(crate) fn of(env: &str, extra: &[(&str, &str)]) -> Self {
         let mut assignments: Vec<String> =
             crate::samconfig::overrides(&crate::samconfig::samconfig(), env)
                 .into_iter()
@@ -82,7 +95,7 @@ impl Stack {
         Self::with(&assignments)
     }
 
-    fn resource(&self, id: &str) -> &Json {
+    pub(crate) fn resource(&self, id: &str) -> &Json {
         let r = &self.template["Resources"][id];
         assert!(r.is_object(), "no resource {id}");
         r
@@ -98,8 +111,35 @@ impl Stack {
             .collect()
     }
 
-    fn parameter(&self, name: &str) -> &str {
+    pub(crate) fn parameter(&self, name: &str) -> &str {
         &self.parameters[name]
+    }
+
+    /// A parameter's AllowedValues, as strings.
+    pub(crate) fn allowed(&self, name: &str) -> Vec<String> {
+        self.template["Parameters"][name]["AllowedValues"]
+            .as_array()
+            .map(|values| {
+                values
+                    .iter()
+                    .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// A string with `Fn::Sub`'s parameter references filled in (others left as written).
+    fn sub(&self, v: &Json) -> Json {
+        match v.get("Fn::Sub").and_then(Json::as_str) {
+            Some(text) => {
+                let mut out = text.to_owned();
+                for (name, value) in &self.parameters {
+                    out = out.replace(&format!("${{{name}}}"), value);
+                }
+                json!(out)
+            }
+            None => self.resolve(v).unwrap_or(Json::Null),
+        }
     }
 
     /// A condition expression (Conditions, Rules) with these parameters.
@@ -693,7 +733,6 @@ async fn pre_traffic_checks_get_from_the_handler_what_the_hook_expects() {
     let checks = pre_traffic_checks();
     assert!(checks.len() >= 4);
     let app = app_without_data().await;
-    let mut answers = Vec::new();
     for check in &checks {
         let event = update_connection::Event::from_json(&check["event"].to_string());
         let response = app.handle(&event, "pre-traffic-test").await;
@@ -705,43 +744,265 @@ async fn pre_traffic_checks_get_from_the_handler_what_the_hook_expects() {
             "{}",
             check["name"]
         );
-        answers.push(answer);
     }
     let names: BTreeSet<&str> = checks.iter().map(|c| c["name"].as_str().unwrap()).collect();
     assert_eq!(names.len(), checks.len(), "check names are unique");
+    // The hook's own code runs against the built function in canary.rs.
+}
 
-    // The hook's own code, with the handler's answers and with broken ones.
-    let mut wrong_status = answers.clone();
-    wrong_status[1]["statusCode"] = json!(500);
-    let mut not_a_problem = answers.clone();
-    not_a_problem[0]["headers"]["content-type"] = json!("text/html");
-    let crash = vec![json!({"function_error": "{\"errorType\":\"Runtime.ExitError\"}"})];
-    let unreachable = vec![json!({"raise": "AccessDeniedException"})];
-    let reported = tool(
-        &["hook"],
-        Some(&json!({"scenarios": {
-            "good": answers,
-            "wrong status": wrong_status,
-            "not problem+json": not_a_problem,
-            "crash": crash,
-            "unreachable": unreachable,
-        }})),
-    );
-    assert_eq!(reported["good"]["status"], "Succeeded", "{reported}");
-    let sent: Vec<&Json> = checks.iter().map(|c| &c["event"]).collect();
-    assert_eq!(
-        reported["good"]["events"]
+/// The parameters a value refers to (Ref, and ${Name} in Sub).
+fn parameters_in(stack: &Stack, v: &Json) -> BTreeSet<String> {
+    let mut found = BTreeSet::new();
+    mentions(v, &mut found);
+    found.retain(|name| stack.parameters.contains_key(name));
+    found
+}
+
+#[test]
+fn one_stage_and_every_path_to_the_function_carries_its_protections() {
+    for (env, extra) in [
+        ("dev", vec![]),
+        ("prod", vec![("AlarmEmail", "oncall@example.org")]),
+    ] {
+        let stack = Stack::of(env, &extra);
+        let stages = stack.of_type("AWS::ApiGateway::Stage");
+        assert_eq!(stages.len(), 1, "{env}: one stage");
+        let (stage_id, stage) = stages[0];
+        // A Deployment with a StageName creates a stage of its own (SAM's "Stage").
+        for (id, deployment) in stack.of_type("AWS::ApiGateway::Deployment") {
+            assert!(
+                deployment["Properties"].get("StageName").is_none(),
+                "{env}: {id} creates a second stage {}",
+                deployment["Properties"]["StageName"]
+            );
+        }
+        for kind in ["AWS::ApiGatewayV2::Api", "AWS::Lambda::Url"] {
+            assert!(
+                stack.of_type(kind).is_empty(),
+                "{env}: no other way in ({kind})"
+            );
+        }
+        let p = &stage["Properties"];
+        assert_eq!(reference(&p["StageName"]), Some("StageName"), "{env}");
+        assert!(
+            stack
+                .resolve(&p["AccessLogSetting"]["DestinationArn"])
+                .is_some()
+        );
+        assert_eq!(p["TracingEnabled"], true, "{env}");
+        let settings = &p["MethodSettings"][0];
+        assert_eq!(
+            (&settings["ResourcePath"], &settings["HttpMethod"]),
+            (&json!("/*"), &json!("*")),
+            "{env}: throttling covers every route"
+        );
+        assert!(settings["ThrottlingRateLimit"].as_f64().unwrap() > 0.0);
+        // WAF, when on, is associated with that stage.
+        let rate_limited = stack.parameter("RateLimitPerIp") != "0";
+        assert_eq!(rate_limited, env == "prod", "samconfig: WAF in prod");
+        if rate_limited {
+            let association = &stack.resource("RateLimitWebAclAssociation")["Properties"];
+            let arn = association["ResourceArn"]["Fn::Sub"].as_str().unwrap();
+            assert!(
+                arn.ends_with(&format!(
+                    "/restapis/${{ConnectionsApi}}/stages/${{{stage_id}}}"
+                )),
+                "{arn}"
+            );
+        }
+        // API Gateway may invoke the function for this stage only.
+        let permissions = stack.of_type("AWS::Lambda::Permission");
+        assert_eq!(permissions.len(), 1, "{env}: one invoke permission");
+        for (id, permission) in permissions {
+            let p = &permission["Properties"];
+            assert_eq!(p["Principal"], "apigateway.amazonaws.com", "{id}");
+            let arn = stack.sub(&p["SourceArn"]);
+            let arn = arn.as_str().unwrap();
+            let wanted = format!(
+                "${{ConnectionsApi}}/{}/*/connections/*",
+                stack.parameter("StageName")
+            );
+            assert!(arn.ends_with(&wanted), "{env}: {id} allows {arn}");
+        }
+    }
+}
+
+#[test]
+fn a_changed_setting_publishes_a_new_version() {
+    for env in ENVIRONMENTS {
+        let base = Stack::of(env, &[("AlarmEmail", "oncall@example.org")]);
+        let fingerprint = |stack: &Stack| {
+            let versions = stack.of_type("AWS::Lambda::Version");
+            assert_eq!(versions.len(), 1);
+            let (id, version) = versions[0];
+            // A new logical id, or a new Description (a replacement), publishes a version.
+            (
+                id.to_owned(),
+                stack.sub(&version["Properties"]["Description"]),
+            )
+        };
+        let before = fingerprint(&base);
+        // Every parameter that lands in the function's configuration; reserved concurrency
+        // belongs to the function, not to a version.
+        let function = &base.resource("UpdateConnectionFunction")["Properties"];
+        let mut settings = BTreeSet::new();
+        for (name, value) in function.as_object().unwrap() {
+            if name != "ReservedConcurrentExecutions" {
+                settings.extend(parameters_in(&base, value));
+            }
+        }
+        for expected in [
+            "LogLevel",
+            "RequireIfMatch",
+            "Architecture",
+            "DynamoDbEndpoint",
+        ] {
+            assert!(settings.contains(expected), "{env}: {settings:?}");
+        }
+        for name in &settings {
+            let current = base.parameter(name).to_owned();
+            let other = base
+                .allowed(name)
+                .into_iter()
+                .find(|v| *v != current)
+                .unwrap_or_else(|| {
+                    if current.is_empty() {
+                        "http://127.0.0.1:8000".into()
+                    } else {
+                        String::new()
+                    }
+                });
+            let changed = Stack::of(env, &[("AlarmEmail", "oncall@example.org"), (name, &other)]);
+            assert_ne!(
+                fingerprint(&changed),
+                before,
+                "{env}: {name}={other} (was {current}) would not reach the live alias"
+            );
+        }
+        // A parameter outside the function's configuration publishes nothing.
+        let same = Stack::of(
+            env,
+            &[
+                ("AlarmEmail", "oncall@example.org"),
+                ("LogRetentionDays", "90"),
+            ],
+        );
+        assert_eq!(fingerprint(&same), before, "{env}");
+    }
+}
+
+#[test]
+fn waf_keeps_no_sampled_requests() {
+    let stack = Stack::of("prod", &[("AlarmEmail", "oncall@example.org")]);
+    let acl = &stack.resource("RateLimitWebAcl")["Properties"];
+    let mut configs = vec![&acl["VisibilityConfig"]];
+    configs.extend(
+        acl["Rules"]
             .as_array()
             .unwrap()
             .iter()
-            .collect::<Vec<_>>(),
-        sent,
-        "the hook sends each check's event, in order"
+            .map(|r| &r["VisibilityConfig"]),
     );
-    for scenario in ["wrong status", "not problem+json", "crash", "unreachable"] {
-        assert_eq!(
-            reported[scenario]["status"], "Failed",
-            "{scenario}: {reported}"
-        );
+    assert_eq!(configs.len(), 2);
+    for config in configs {
+        assert_eq!(config["SampledRequestsEnabled"], false, "{config}");
+        assert_eq!(config["CloudWatchMetricsEnabled"], true, "{config}");
     }
+    let rule = &acl["Rules"][0]["Statement"]["RateBasedStatement"];
+    assert_eq!(
+        rule["AggregateKeyType"], "IP",
+        "never a credential header as the key"
+    );
+    assert!(rule.get("CustomKeys").is_none());
+}
+
+#[test]
+fn rollback_alarms_watch_the_version_being_deployed() {
+    let stack = Stack::of("prod", &[("AlarmEmail", "oncall@example.org")]);
+    let (version, _) = stack.of_type("AWS::Lambda::Version")[0];
+    let number = json!({"Fn::Select": [7, {"Fn::Split": [":", {"Ref": version}]}]});
+    for id in VERSION_ALARMS {
+        let alarm = &stack.resource(id)["Properties"];
+        let mut dimension_sets: Vec<&Json> = Vec::new();
+        if let Some(d) = alarm.get("Dimensions") {
+            dimension_sets.push(d);
+        }
+        for metric in alarm["Metrics"].as_array().into_iter().flatten() {
+            if let Some(d) = metric.pointer("/MetricStat/Metric/Dimensions") {
+                dimension_sets.push(d);
+            }
+        }
+        // Each metric of the alarm is the version's own, except the whole function's
+        // share that VersionRefusalsAlarm compares it with.
+        let scoped = dimension_sets
+            .iter()
+            .filter(|dims| {
+                dims.as_array().unwrap().iter().any(|d| {
+                    (d["Name"] == "ExecutedVersion" || d["Name"] == "Version")
+                        && d["Value"] == number
+                })
+            })
+            .count();
+        assert!(scoped >= 1, "{id} watches the whole function: {alarm}");
+        if id != "VersionRefusalsAlarm" {
+            assert_eq!(scoped, dimension_sets.len(), "{id}: {alarm}");
+        }
+        assert_eq!(alarm["TreatMissingData"], "notBreaching", "{id}");
+    }
+    // The EMF metrics the version alarms read are the ones the function declares.
+    let declared = emf_metrics_by_dimensions();
+    for id in ["VersionServerErrorsAlarm", "VersionRefusalsAlarm"] {
+        for metric in stack.resource(id)["Properties"]["Metrics"]
+            .as_array()
+            .unwrap()
+        {
+            let Some(m) = metric.pointer("/MetricStat/Metric") else {
+                continue;
+            };
+            let dims: Vec<String> = m["Dimensions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|d| d["Name"].as_str().unwrap().to_owned())
+                .collect();
+            let key = (m["MetricName"].as_str().unwrap().to_owned(), dims);
+            assert_eq!(m["Namespace"], "UpdateConnection");
+            assert!(declared.contains(&key), "{id}: {key:?} is not emitted");
+        }
+    }
+}
+
+/// (metric, dimension names) pairs that the function's request line declares.
+fn emf_metrics_by_dimensions() -> BTreeSet<(String, Vec<String>)> {
+    use update_connection::telemetry::{Outcome, RequestLine, RequestLog};
+    let line = RequestLine::new("f", "3", |_| {});
+    let outcome = Outcome {
+        request_id: "r",
+        trace_id: None,
+        cold_start: false,
+        status: 200,
+        problem: None,
+        latency: std::time::Duration::ZERO,
+    };
+    let v: Json = serde_json::from_str(&line.line(
+        &RequestLog::default(),
+        outcome,
+        &update_connection::clock::now(),
+    ))
+    .unwrap();
+    let mut out = BTreeSet::new();
+    for directive in v["_aws"]["CloudWatchMetrics"].as_array().unwrap() {
+        for metric in directive["Metrics"].as_array().unwrap() {
+            for dims in directive["Dimensions"].as_array().unwrap() {
+                let names = dims
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|d| d.as_str().unwrap().to_owned())
+                    .collect();
+                out.insert((metric["Name"].as_str().unwrap().to_owned(), names));
+            }
+        }
+    }
+    out
 }

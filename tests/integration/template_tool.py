@@ -6,18 +6,12 @@ which has SAM's translator). Nothing here calls AWS.
       defaults), as CloudFormation would deploy it: JSON on stdout, as
       {"parameters": {name: value}, "template": {...}}.
 
-  template_tool.py hook
-      Runs PreTrafficHook's own code (its ZipFile) with stand-ins for boto3's Lambda and
-      CodeDeploy clients. Standard input: {"scenarios": {name: [answer, ...]}}, an answer
-      being what the new version returns to each PRE_TRAFFIC_CHECKS event in turn (an object
-      is the function's JSON answer; {"function_error": text} a failed invocation; {"raise":
-      text} an invoke that raises). Standard output: {name: status reported to CodeDeploy}.
+The PreTraffic hook's own code runs against the built function in hook_harness.py.
 """
 
 import json
 import os
 import sys
-import types
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -54,68 +48,9 @@ def transform(assignments):
     json.dump({"parameters": parameters, "template": output}, sys.stdout, default=str)
 
 
-class _Payload:
-    def __init__(self, data):
-        self._data = data
-
-    def read(self):
-        return self._data
-
-
-def hook(scenarios):
-    resource = template()["Resources"]["PreTrafficHook"]["Properties"]
-    code = resource["Code"]["ZipFile"]
-    checks = resource["Environment"]["Variables"]["PRE_TRAFFIC_CHECKS"]
-    version = "arn:aws:lambda:us-east-1:123456789012:function:update-connection:7"
-    reported = {}
-    for name, answers in scenarios.items():
-        calls = []
-        statuses = []
-
-        class Lambda:
-            def invoke(self, FunctionName, Payload):
-                calls.append((FunctionName, json.loads(Payload)))
-                answer = answers[len(calls) - 1]
-                if "raise" in answer:
-                    raise RuntimeError(answer["raise"])
-                if "function_error" in answer:
-                    return {"FunctionError": "Unhandled",
-                            "Payload": _Payload(answer["function_error"].encode())}
-                return {"Payload": _Payload(json.dumps(answer).encode())}
-
-        class CodeDeploy:
-            def put_lifecycle_event_hook_execution_status(self, **kwargs):
-                assert kwargs["deploymentId"] == "d-TEST"
-                assert kwargs["lifecycleEventHookExecutionId"] == "hook-1"
-                statuses.append(kwargs["status"])
-
-        boto3 = types.ModuleType("boto3")
-        boto3.client = lambda service: {"lambda": Lambda, "codedeploy": CodeDeploy}[service]()
-        sys.modules["boto3"] = boto3
-        os.environ["NEW_VERSION"] = version
-        os.environ["PRE_TRAFFIC_CHECKS"] = checks
-        module = types.ModuleType("index")
-        exec(compile(code, "PreTrafficHook/index.py", "exec"), module.__dict__)
-        stdout, sys.stdout = sys.stdout, open(os.devnull, "w")  # the hook's own log lines
-        try:
-            module.handler({"DeploymentId": "d-TEST", "LifecycleEventHookExecutionId": "hook-1"}, None)
-        finally:
-            sys.stdout.close()
-            sys.stdout = stdout
-        if len(statuses) != 1:
-            sys.exit("%s: the hook reported %d times" % (name, len(statuses)))
-        if any(target != version for target, _ in calls):
-            sys.exit("%s: the hook invoked something other than NEW_VERSION" % name)
-        reported[name] = {"status": statuses[0],
-                          "events": [event for _, event in calls]}
-    json.dump(reported, sys.stdout)
-
-
 if __name__ == "__main__":
     command = sys.argv[1] if len(sys.argv) > 1 else ""
     if command == "transform":
         transform(sys.argv[2:])
-    elif command == "hook":
-        hook(json.load(sys.stdin)["scenarios"])
     else:
         sys.exit(__doc__)
