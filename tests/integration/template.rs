@@ -101,12 +101,18 @@ impl Stack {
         r
     }
 
+    /// The resources of a type that these parameters create (a false `Condition` creates none).
     fn of_type(&self, kind: &str) -> Vec<(&str, &Json)> {
         self.template["Resources"]
             .as_object()
             .unwrap()
             .iter()
             .filter(|(_, r)| r["Type"] == kind)
+            .filter(|(_, r)| {
+                r.get("Condition")
+                    .and_then(Json::as_str)
+                    .is_none_or(|c| self.condition(c))
+            })
             .map(|(id, r)| (id.as_str(), r))
             .collect()
     }
@@ -166,10 +172,18 @@ impl Stack {
         self.holds(&self.template["Conditions"][name])
     }
 
+    /// A parameter's value or a literal, as CloudFormation compares them: as strings (a
+    /// parameter is a string; YAML's `0` and `true` are "0" and "true" to Fn::Equals).
     fn value(&self, v: &Json) -> Json {
-        match v.get("Ref").and_then(Json::as_str) {
-            Some(name) if self.parameters.contains_key(name) => json!(self.parameters[name]),
-            _ => v.clone(),
+        match v {
+            Json::Number(n) => json!(n.to_string()),
+            Json::Bool(b) => json!(b.to_string()),
+            _ => match v.get("Ref").and_then(Json::as_str) {
+                Some(name) if self.parameters.contains_key(name) => {
+                    json!(self.parameters[name])
+                }
+                _ => v.clone(),
+            },
         }
     }
 
@@ -798,7 +812,7 @@ fn one_stage_and_every_path_to_the_function_carries_its_protections() {
         );
         assert!(settings["ThrottlingRateLimit"].as_f64().unwrap() > 0.0);
         // WAF, when on, is associated with that stage.
-        let rate_limited = stack.parameter("RateLimitPerIp") != "0";
+        let rate_limited = stack.condition("HasRateLimit");
         assert_eq!(rate_limited, env == "prod", "samconfig: WAF in prod");
         if rate_limited {
             let association = &stack.resource("RateLimitWebAclAssociation")["Properties"];
@@ -1005,4 +1019,19 @@ fn emf_metrics_by_dimensions() -> BTreeSet<(String, Vec<String>)> {
         }
     }
     out
+}
+
+#[test]
+fn the_harness_compares_as_cloudformation_does() {
+    // RateLimitPerIp is 0 in dev (a YAML number in the template, "0" as a parameter).
+    let dev = Stack::of("dev", &[]);
+    assert!(!dev.condition("HasRateLimit"));
+    assert!(!dev.condition("HasReservedConcurrency"));
+    assert!(
+        dev.of_type("AWS::WAFv2::WebACL").is_empty(),
+        "its Condition is false"
+    );
+    let prod = Stack::of("prod", &[("AlarmEmail", "oncall@example.org")]);
+    assert!(prod.condition("HasRateLimit") && prod.condition("HasReservedConcurrency"));
+    assert_eq!(prod.of_type("AWS::WAFv2::WebACL").len(), 1);
 }
