@@ -10,106 +10,57 @@ use crate::domain::{
     WRITE_SCOPE,
 };
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ProblemCode {
-    MalformedBody,
-    EmptyUpdate,
-    InvalidApiKey,
-    InvalidToken,
-    InsufficientScope,
-    NotFound,
-    MethodNotAllowed,
-    ConnectionDisconnected,
-    PreconditionFailed,
-    PayloadTooLarge,
-    UnsupportedMediaType,
-    ValidationFailed,
-    IdempotencyKeyReused,
-    PreconditionRequired,
-    Internal,
-    Unavailable,
+/// Declares `ProblemCode`, `ALL` and each code's status, name and title from one table, so
+/// a new code is one row here; the compiler then points at every match that lacks it.
+macro_rules! problem_codes {
+    ($($variant:ident => ($status:literal, $code:literal, $title:literal)),+ $(,)?) => {
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum ProblemCode {
+            $($variant),+
+        }
+
+        impl ProblemCode {
+            /// Every code, in the contract's table order.
+            pub const ALL: &[ProblemCode] = &[$(Self::$variant),+];
+
+            pub const fn status(self) -> u16 {
+                match self {
+                    $(Self::$variant => $status),+
+                }
+            }
+
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $code),+
+                }
+            }
+
+            pub const fn title(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $title),+
+                }
+            }
+        }
+    };
 }
 
-impl ProblemCode {
-    /// Every code, in the contract's table order.
-    pub const ALL: [ProblemCode; 16] = [
-        Self::MalformedBody,
-        Self::EmptyUpdate,
-        Self::InvalidApiKey,
-        Self::InvalidToken,
-        Self::InsufficientScope,
-        Self::NotFound,
-        Self::MethodNotAllowed,
-        Self::ConnectionDisconnected,
-        Self::PreconditionFailed,
-        Self::PayloadTooLarge,
-        Self::UnsupportedMediaType,
-        Self::ValidationFailed,
-        Self::IdempotencyKeyReused,
-        Self::PreconditionRequired,
-        Self::Internal,
-        Self::Unavailable,
-    ];
-
-    pub fn status(self) -> u16 {
-        match self {
-            Self::MalformedBody | Self::EmptyUpdate => 400,
-            Self::InvalidApiKey | Self::InvalidToken => 401,
-            Self::InsufficientScope => 403,
-            Self::NotFound => 404,
-            Self::MethodNotAllowed => 405,
-            Self::ConnectionDisconnected => 409,
-            Self::PreconditionFailed => 412,
-            Self::PayloadTooLarge => 413,
-            Self::UnsupportedMediaType => 415,
-            Self::ValidationFailed | Self::IdempotencyKeyReused => 422,
-            Self::PreconditionRequired => 428,
-            Self::Internal => 500,
-            Self::Unavailable => 503,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::MalformedBody => "malformed-body",
-            Self::EmptyUpdate => "empty-update",
-            Self::InvalidApiKey => "invalid-api-key",
-            Self::InvalidToken => "invalid-token",
-            Self::InsufficientScope => "insufficient-scope",
-            Self::NotFound => "not-found",
-            Self::MethodNotAllowed => "method-not-allowed",
-            Self::ConnectionDisconnected => "connection-disconnected",
-            Self::PreconditionFailed => "precondition-failed",
-            Self::PayloadTooLarge => "payload-too-large",
-            Self::UnsupportedMediaType => "unsupported-media-type",
-            Self::ValidationFailed => "validation-failed",
-            Self::IdempotencyKeyReused => "idempotency-key-reused",
-            Self::PreconditionRequired => "precondition-required",
-            Self::Internal => "internal",
-            Self::Unavailable => "unavailable",
-        }
-    }
-
-    pub fn title(self) -> &'static str {
-        match self {
-            Self::MalformedBody => "Malformed body",
-            Self::EmptyUpdate => "Empty update",
-            Self::InvalidApiKey => "Invalid API key",
-            Self::InvalidToken => "Invalid token",
-            Self::InsufficientScope => "Insufficient scope",
-            Self::NotFound => "Not found",
-            Self::MethodNotAllowed => "Method not allowed",
-            Self::ConnectionDisconnected => "Connection disconnected",
-            Self::PreconditionFailed => "Precondition failed",
-            Self::PayloadTooLarge => "Payload too large",
-            Self::UnsupportedMediaType => "Unsupported media type",
-            Self::ValidationFailed => "Validation failed",
-            Self::IdempotencyKeyReused => "Idempotency key reused",
-            Self::PreconditionRequired => "Precondition required",
-            Self::Internal => "Internal error",
-            Self::Unavailable => "Service unavailable",
-        }
-    }
+problem_codes! {
+    MalformedBody => (400, "malformed-body", "Malformed body"),
+    EmptyUpdate => (400, "empty-update", "Empty update"),
+    InvalidApiKey => (401, "invalid-api-key", "Invalid API key"),
+    InvalidToken => (401, "invalid-token", "Invalid token"),
+    InsufficientScope => (403, "insufficient-scope", "Insufficient scope"),
+    NotFound => (404, "not-found", "Not found"),
+    MethodNotAllowed => (405, "method-not-allowed", "Method not allowed"),
+    ConnectionDisconnected => (409, "connection-disconnected", "Connection disconnected"),
+    PreconditionFailed => (412, "precondition-failed", "Precondition failed"),
+    PayloadTooLarge => (413, "payload-too-large", "Payload too large"),
+    UnsupportedMediaType => (415, "unsupported-media-type", "Unsupported media type"),
+    ValidationFailed => (422, "validation-failed", "Validation failed"),
+    IdempotencyKeyReused => (422, "idempotency-key-reused", "Idempotency key reused"),
+    PreconditionRequired => (428, "precondition-required", "Precondition required"),
+    Internal => (500, "internal", "Internal error"),
+    Unavailable => (503, "unavailable", "Service unavailable"),
 }
 
 pub const TYPE_BASE: &str = "https://errors.connections.example/";
