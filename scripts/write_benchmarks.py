@@ -490,7 +490,7 @@ if os.path.exists(changes):
 
 w("## 5. Round trips")
 w("")
-w("Counted in a test, not here: `tests/integration/round_trips.rs` asserts 2 DynamoDB requests "
+w("Counted in a test, not here: `tests/contract/round_trips.rs` asserts 2 DynamoDB requests "
   "(GetItem + UpdateItem) on a key-cache miss, exactly 1 UpdateItem for an accepted request with a warm "
   "cache and for every conditional failure (no second read), and 0 for requests refused before the write.")
 w("")

@@ -113,12 +113,11 @@ impl ApiKeyCache {
 
     /// The cached answer for a key, while it is fresh.
     pub fn get(&self, key_sha256: &str, now: Stamp) -> Option<KeyLookup> {
-        if let Ok(known) = self.known.lock() {
-            if let Some((client, at)) = known.get(key_sha256) {
-                if at.fresh_at(now, self.ttl) {
-                    return Some(KeyLookup::Active(client.clone()));
-                }
-            }
+        if let Ok(known) = self.known.lock()
+            && let Some((client, at)) = known.get(key_sha256)
+            && at.fresh_at(now, self.ttl)
+        {
+            return Some(KeyLookup::Active(client.clone()));
         }
         let unknown = self.unknown.lock().ok()?;
         let at = unknown.get(key_sha256)?;

@@ -4,8 +4,6 @@
 //! its decision path. Layout: `http` (events, responses, problems), `domain` (validated
 //! values and the rules), `auth` (credentials), `store` (DynamoDB), `telemetry` (logs).
 
-#[cfg(feature = "admin")]
-pub mod admin;
 pub mod auth;
 pub mod clock;
 pub mod config;

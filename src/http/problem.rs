@@ -76,7 +76,7 @@ pub struct EdgeProblem {
 
 /// The edge's codes beyond the contract's table: a refusal API Gateway gives for a reason of
 /// its own, throttling (stage limits or the optional AWS WAF rate rule), and the function
-/// failing or timing out. `tests/integration/gateway_responses.rs` holds the template to it.
+/// failing or timing out. `tests/deployment/gateway_responses.rs` holds the template to it.
 pub const EDGE_PROBLEMS: [EdgeProblem; 4] = [
     EdgeProblem {
         code: "bad-request",

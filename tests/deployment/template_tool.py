@@ -1,4 +1,4 @@
-"""template.yaml as AWS sees it, for tests/integration/template.rs (run with .venv/bin/python,
+"""template.yaml as AWS sees it, for tests/deployment/template.rs (run with .venv/bin/python,
 which has SAM's translator). Nothing here calls AWS.
 
   template_tool.py transform [Name=Value ...]

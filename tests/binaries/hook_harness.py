@@ -1,5 +1,5 @@
 """Runs the PreTraffic hook's real code (hooks/pre-traffic/index.py, with real boto3) against
-the real function, for tests/integration/template.rs. Run with .venv/bin/python.
+the real function, for tests/deployment/template.rs. Run with .venv/bin/python.
 
 Nothing here calls AWS. One loopback server stands in for AWS's APIs the hook calls:
 Lambda's Invoke (each event goes to the built update-connection binary through a Lambda

@@ -159,7 +159,7 @@ mod tests {
         );
         // Two DynamoDB calls of at most 2 s each fit well inside the timeout.
         let timeout = function["Timeout"].as_u64().unwrap();
-        let budget = 2 * crate::store::OPERATION_TIMEOUT.as_secs();
+        let budget = 2 * update_connection::store::OPERATION_TIMEOUT.as_secs();
         assert!(
             timeout >= budget + 4,
             "timeout {timeout}s vs DynamoDB budget {budget}s"

@@ -1,5 +1,5 @@
 //! connections-admin: tables, API keys, connection tokens and demo data, against any
-//! DynamoDB endpoint. It parses arguments and prints; `update_connection::admin` does the
+//! DynamoDB endpoint. It parses arguments and prints; `connections_admin` (its library) does the
 //! work. Secrets are printed once and stored only as SHA-256 digests; the public demo ones
 //! go only to a loopback endpoint unless the operator says otherwise.
 
@@ -12,8 +12,8 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::{Credentials, Region, SharedCredentialsProvider};
 use aws_sdk_dynamodb::error::BoxError;
 use clap::{Args, Parser, Subcommand};
-use update_connection::admin::operations::{self, Expiry, NewConnection};
-use update_connection::admin::{
+use connections_admin::operations::{self, Expiry, NewConnection};
+use connections_admin::{
     Endpoint, Seed, api_key_from, create_tables, dynamodb_endpoint, unreachable_reason,
 };
 use update_connection::auth::sha256_hex;

@@ -34,9 +34,9 @@ const VERSION_ALARMS: [&str; 4] = [
 
 /// Runs template_tool.py with SAM's translator from .venv (scripts/test installs it).
 fn tool(args: &[&str], stdin: Option<&Json>) -> Json {
-    let python = format!("{ROOT}/.venv/bin/python");
-    let mut child = Command::new(&python)
-        .arg(format!("{ROOT}/tests/integration/template_tool.py"))
+    let python = crate::venv::python();
+    let mut child = Command::new(python)
+        .arg(format!("{ROOT}/tests/deployment/template_tool.py"))
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -902,6 +902,22 @@ fn a_changed_setting_publishes_a_new_version() {
             ],
         );
         assert_eq!(fingerprint(&same), before, "{env}");
+    }
+}
+
+#[test]
+fn the_function_logs_json_at_the_log_level_parameter() {
+    for env in ENVIRONMENTS {
+        let stack = Stack::of(env, &[("AlarmEmail", "oncall@example.org")]);
+        let logging = &stack.resource("UpdateConnectionFunction")["Properties"]["LoggingConfig"];
+        assert_eq!(logging["ApplicationLogLevel"], json!({"Ref": "LogLevel"}));
+        assert_eq!(logging["LogFormat"], "JSON");
+        assert_eq!(logging["SystemLogLevel"], "INFO", "REPORT records are INFO");
+        assert!(
+            stack
+                .allowed("LogLevel")
+                .contains(&stack.parameter("LogLevel").to_owned())
+        );
     }
 }
 

@@ -70,12 +70,12 @@ async fn key_revocation_applies_after_the_cache_ttl() {
             .status,
         200
     );
-    let revoked = update_connection::admin::ApiKeySeed {
+    let revoked = connections_admin::ApiKeySeed {
         secret: KEY.into(),
         client_id: "client-demo".into(),
         status: "revoked".into(),
     };
-    update_connection::admin::put_api_key(&f.client, &f.api_keys, &revoked)
+    connections_admin::put_api_key(&f.client, &f.api_keys, &revoked)
         .await
         .unwrap();
     f.refused(

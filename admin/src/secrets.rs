@@ -38,13 +38,13 @@ pub fn api_key_from(input: &str) -> Result<&str, &'static str> {
     if key.is_empty() {
         return Err("no API key in it (it is empty)");
     }
-    crate::auth::api_key(Some(key)).ok_or(
+    update_connection::auth::api_key(Some(key)).ok_or(
         "not one API key: expected one line of visible ASCII, without spaces, as create-key printed it",
     )
 }
 
 fn encode_ulid(value: u128) -> String {
-    use crate::schema::ULID_ALPHABET as ALPHABET;
+    use update_connection::schema::ULID_ALPHABET as ALPHABET;
     (0..26)
         .rev()
         .map(|i| ALPHABET[((value >> (5 * i)) & 0x1F) as usize] as char)
@@ -54,7 +54,7 @@ fn encode_ulid(value: u128) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::ConnectionId;
+    use update_connection::domain::ConnectionId;
 
     #[test]
     fn ulids_are_valid_connection_ids_and_sort_by_time() {
@@ -74,7 +74,7 @@ mod tests {
         for bad in ["", "\n", " \t\r\n", "a\nb", "a b", "a\tb", "caf\u{e9}"] {
             assert!(api_key_from(bad).is_err(), "{bad:?}");
         }
-        let long = "k".repeat(crate::auth::MAX_CREDENTIAL_LEN + 1);
+        let long = "k".repeat(update_connection::auth::MAX_CREDENTIAL_LEN + 1);
         assert!(api_key_from(&long).is_err());
     }
 
@@ -83,6 +83,6 @@ mod tests {
         let a = new_secret("uc_key_").unwrap();
         assert!(a.starts_with("uc_key_") && a.len() == 7 + 43, "{a}");
         assert_ne!(a, new_secret("uc_key_").unwrap());
-        assert!(crate::auth::api_key(Some(&a)).is_some());
+        assert!(update_connection::auth::api_key(Some(&a)).is_some());
     }
 }

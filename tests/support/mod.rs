@@ -1,3 +1,4 @@
+#![allow(dead_code)] // each test target uses part of it
 //! DynamoDB Local for the tests: started once per test binary (unless
 //! `AWS_ENDPOINT_URL_DYNAMODB` names a running one), fresh tables for every test.
 
@@ -13,8 +14,8 @@ use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
 use aws_sdk_dynamodb::config::{ConfigBag, RuntimeComponents};
 use aws_sdk_dynamodb::error::BoxError;
 use aws_sdk_dynamodb::types::AttributeValue;
+use connections_admin::{Seed, create_tables};
 use serde_json::{Value, json};
-use update_connection::admin::{Seed, create_tables};
 use update_connection::store::{Store, dynamodb_client_at};
 use update_connection::{App, Config, Event};
 
@@ -24,6 +25,16 @@ pub mod model;
 pub mod runtime_api;
 
 pub use dynamodb_local::endpoint;
+
+/// The repository's root, whichever package's tests include this (the function's, or
+/// admin/'s one level down).
+pub fn root() -> std::path::PathBuf {
+    let here = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    here.ancestors()
+        .find(|dir| dir.join("template.yaml").is_file())
+        .unwrap_or(here)
+        .to_path_buf()
+}
 pub use model::{diff, expected_write, n, s, view};
 
 pub type Item = HashMap<String, AttributeValue>;

@@ -87,29 +87,29 @@ fn refusal(parameters: &Yaml, name: &str, value: &str) -> Option<String> {
         }
     }
     let length = value.chars().count() as u64;
-    if let Some(min) = parameter.get("MinLength").and_then(Yaml::as_u64) {
-        if length < min {
-            return Some(format!("{name}={value:?} is shorter than {min}"));
-        }
+    if let Some(min) = parameter.get("MinLength").and_then(Yaml::as_u64)
+        && length < min
+    {
+        return Some(format!("{name}={value:?} is shorter than {min}"));
     }
-    if let Some(max) = parameter.get("MaxLength").and_then(Yaml::as_u64) {
-        if length > max {
-            return Some(format!("{name}={value:?} is longer than {max}"));
-        }
+    if let Some(max) = parameter.get("MaxLength").and_then(Yaml::as_u64)
+        && length > max
+    {
+        return Some(format!("{name}={value:?} is longer than {max}"));
     }
     if parameter.get("Type").and_then(Yaml::as_str) == Some("Number") {
         let Ok(number) = value.parse::<f64>() else {
             return Some(format!("{name}={value:?} is not a number"));
         };
-        if let Some(min) = parameter.get("MinValue").and_then(Yaml::as_f64) {
-            if number < min {
-                return Some(format!("{name}={value} is below {min}"));
-            }
+        if let Some(min) = parameter.get("MinValue").and_then(Yaml::as_f64)
+            && number < min
+        {
+            return Some(format!("{name}={value} is below {min}"));
         }
-        if let Some(max) = parameter.get("MaxValue").and_then(Yaml::as_f64) {
-            if number > max {
-                return Some(format!("{name}={value} is above {max}"));
-            }
+        if let Some(max) = parameter.get("MaxValue").and_then(Yaml::as_f64)
+            && number > max
+        {
+            return Some(format!("{name}={value} is above {max}"));
         }
     }
     None

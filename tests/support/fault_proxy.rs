@@ -101,10 +101,10 @@ async fn refuse(
                 if header.is_empty() {
                     break;
                 }
-                if let Some((k, v)) = header.split_once(':') {
-                    if k.eq_ignore_ascii_case("content-length") {
-                        length = v.trim().parse().unwrap_or(0);
-                    }
+                if let Some((k, v)) = header.split_once(':')
+                    && k.eq_ignore_ascii_case("content-length")
+                {
+                    length = v.trim().parse().unwrap_or(0);
                 }
             }
             let mut request_body = vec![0; length];

@@ -5,8 +5,8 @@ use aws_sdk_dynamodb::error::BoxError;
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde::Deserialize;
 
-use crate::auth::sha256_hex;
-use crate::schema::{api_key, connection as attr};
+use update_connection::auth::sha256_hex;
+use update_connection::schema::{api_key, connection as attr};
 
 /// Demo data, as in `demo/seed.json`: secrets in clear here, hashed when written.
 #[derive(Debug, Clone, Deserialize)]
@@ -115,7 +115,7 @@ pub async fn put_connection(
             AttributeValue::N(at.to_string()),
         );
     }
-    if c.status == crate::domain::DISCONNECTED {
+    if c.status == update_connection::domain::DISCONNECTED {
         item.insert(attr::DISCONNECTED_AT.into(), s(CREATED_AT));
     }
     client

@@ -1,6 +1,6 @@
 //! The PreTraffic hook's real code (hooks/pre-traffic/index.py, real boto3) against the real
 //! function binary and DynamoDB Local, with the canary `connections-admin create-canary`
-//! makes: it must report Succeeded for today's build, and Failed for builds that answer
+//! makes (its command line: admin/tests/cli.rs): it must report Succeeded for today's build, and Failed for builds that answer
 //! wrongly without crashing; it retries a denial and a failed report, and always reports
 //! or fails loudly. AWS's own APIs are stood in for by hook_harness.py.
 
@@ -23,68 +23,30 @@ struct Stack {
 impl Stack {
     async fn new() -> Self {
         let f = Fixture::new().await;
-        let dir =
-            std::env::temp_dir().join(format!("canary-{}-{}", std::process::id(), f.connections));
-        std::fs::create_dir_all(&dir).unwrap();
-        let file = dir.join("canary.json");
-        let _ = std::fs::remove_file(&file);
-        let out = crate::admin_cli::run(
-            (&f.connections, &f.api_keys),
-            &[],
-            &["create-canary", "--out", file.to_str().unwrap()],
-            "",
-        );
-        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        assert!(
-            out.status.success(),
-            "create-canary: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let secret = std::fs::read_to_string(&file).expect("create-canary wrote its file");
-        std::fs::remove_file(&file).unwrap();
-        let parsed: Value = serde_json::from_str(&secret).expect("the secret is JSON");
-        for name in ["api_key", "connected_token", "disconnected_token"] {
-            let value = parsed[name].as_str().expect(name);
-            assert!(
-                !stdout.contains(value),
-                "create-canary printed its {name}: {stdout}"
-            );
-        }
-        // Rotation: create-canary again writes new tokens and a new key; the file it
-        // writes is the owner's alone, and an existing file is never overwritten.
-        let again = crate::admin_cli::run(
-            (&f.connections, &f.api_keys),
-            &[],
-            &["create-canary", "--out", file.to_str().unwrap()],
-            "",
-        );
-        assert!(again.status.success());
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(&file).unwrap().permissions().mode();
-            assert_eq!(
-                mode & 0o777,
-                0o600,
-                "the secret's file is the owner's alone"
-            );
-        }
-        let refused = crate::admin_cli::run(
-            (&f.connections, &f.api_keys),
-            &[],
-            &["create-canary", "--out", file.to_str().unwrap()],
-            "",
-        );
-        assert!(
-            !refused.status.success(),
-            "an existing file is not overwritten"
-        );
-        let rotated = std::fs::read_to_string(&file).unwrap();
-        std::fs::remove_file(&file).unwrap();
-        assert_ne!(
-            rotated, secret,
-            "a second create-canary makes new credentials"
-        );
-        Self { f, secret: rotated }
+        let canary =
+            connections_admin::operations::create_canary(&f.client, &f.connections, &f.api_keys)
+                .await
+                .expect("create-canary on DynamoDB Local");
+        // Rotation: a second run makes new credentials, and the first ones stop working.
+        let rotated =
+            connections_admin::operations::create_canary(&f.client, &f.connections, &f.api_keys)
+                .await
+                .unwrap();
+        assert_ne!(rotated.connected_token, canary.connected_token);
+        let secret = rotated.secret_json();
+        let stale = f
+            .send(with_header(
+                with_header(
+                    patch(canary::CONNECTED, r#"{"email":"old@example.com"}"#),
+                    "x-api-key",
+                    Some(&rotated.api_key),
+                ),
+                "authorization",
+                Some(&format!("Bearer {}", canary.connected_token)),
+            ))
+            .await;
+        stale.assert_problem(401, "invalid-token");
+        Self { f, secret }
     }
 
     /// The hook run once against the binary given these tables.
@@ -102,9 +64,9 @@ impl Stack {
         for (k, v) in spec.as_object().unwrap() {
             input[k] = v.clone();
         }
-        let python = format!("{ROOT}/.venv/bin/python");
-        let mut child = Command::new(&python)
-            .arg(format!("{ROOT}/tests/integration/hook_harness.py"))
+        let python = crate::venv::python();
+        let mut child = Command::new(python)
+            .arg(format!("{ROOT}/tests/binaries/hook_harness.py"))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -9,12 +9,12 @@ use aws_sdk_dynamodb::error::BoxError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use serde_json::Value;
 
-use super::{ApiKeySeed, ConnectionSeed, new_secret, new_ulid, put_api_key, put_connection};
-use crate::auth::sha256_hex;
-use crate::clock;
-use crate::domain::member::Member;
-use crate::domain::{ConnectionId, CustomerId, Email, Mobile, WRITE_SCOPE};
-use crate::schema::{api_key, connection as attr};
+use crate::{ApiKeySeed, ConnectionSeed, new_secret, new_ulid, put_api_key, put_connection};
+use update_connection::auth::sha256_hex;
+use update_connection::clock;
+use update_connection::domain::member::Member;
+use update_connection::domain::{ConnectionId, CustomerId, Email, Mobile, WRITE_SCOPE};
+use update_connection::schema::{api_key, connection as attr};
 
 fn s(v: &str) -> AttributeValue {
     AttributeValue::S(v.to_owned())
@@ -63,7 +63,7 @@ pub async fn create_canary(
     connections_table: &str,
     api_keys_table: &str,
 ) -> Result<Canary, BoxError> {
-    use crate::schema::canary;
+    use update_connection::schema::canary;
     let key = create_key(client, api_keys_table, canary::CLIENT_ID).await?;
     let connection = |id: &str, status: &str| -> Result<ConnectionSeed, BoxError> {
         Ok(ConnectionSeed {
@@ -80,7 +80,10 @@ pub async fn create_canary(
         })
     };
     let connected = connection(canary::CONNECTED, "active")?;
-    let disconnected = connection(canary::DISCONNECTED, crate::domain::DISCONNECTED)?;
+    let disconnected = connection(
+        canary::DISCONNECTED,
+        update_connection::domain::DISCONNECTED,
+    )?;
     put_connection(client, connections_table, &connected).await?;
     put_connection(client, connections_table, &disconnected).await?;
     Ok(Canary {

@@ -1,6 +1,6 @@
 //! Operator tasks, outside the request path: tables from the template, API keys,
-//! connection tokens and demo data. Behind the `admin` feature; the Lambda binary does
-//! not use it.
+//! connection tokens, the pre-traffic canary and demo data. Its own crate: the Lambda
+//! binary compiles none of it (nor clap or the YAML reader).
 
 mod endpoint;
 pub mod operations;

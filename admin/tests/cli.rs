@@ -8,9 +8,12 @@ use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use update_connection::admin::create_tables;
+use connections_admin::create_tables;
 use update_connection::auth::sha256_hex;
 use update_connection::store::dynamodb_client_at;
+
+#[path = "../../tests/support/mod.rs"]
+mod support;
 
 use crate::support::*;
 
@@ -21,12 +24,7 @@ type Env<'a> = Vec<(&'a str, Option<&'a str>)>;
 /// `AWS_ENDPOINT_URL_DYNAMODB` unless `env` sets (`Some`) or removes (`None`) it, and
 /// `stdin` as its input. No AWS setting of this machine reaches it: no profile, no config
 /// file, no metadata service.
-pub(crate) fn run(
-    tables: (&str, &str),
-    env: &[(&str, Option<&str>)],
-    args: &[&str],
-    stdin: &str,
-) -> Output {
+fn run(tables: (&str, &str), env: &[(&str, Option<&str>)], args: &[&str], stdin: &str) -> Output {
     let mut command = isolated();
     command.env("AWS_ENDPOINT_URL_DYNAMODB", endpoint());
     for (name, value) in env {
@@ -359,7 +357,8 @@ async fn seed_demo_writes_the_public_demo_credentials_only_to_a_loopback_endpoin
     // Not loopback, yet it reaches DynamoDB Local (Linux connects 0.0.0.0 to this host):
     // tables still empty after it prove a refusal, not a connection that failed.
     let any = format!("http://0.0.0.0:{port}");
-    let seed_file = concat!(env!("CARGO_MANIFEST_DIR"), "/demo/seed.json");
+    let seed_file = root().join("demo/seed.json");
+    let seed_file = seed_file.to_str().unwrap();
     let default = "the default AWS endpoint for region eu-west-1";
     let no_service_env = ("AWS_ENDPOINT_URL_DYNAMODB", None);
     let refused: [(Env, Vec<&str>, &str); 7] = [
@@ -648,4 +647,81 @@ async fn seed_demo_to_loopback_ignores_http_proxies() {
         text(&out.stderr)
     );
     assert_eq!(count(&api_keys).await as usize, seed().api_keys.len());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_canary_writes_its_secret_to_a_private_new_file_and_prints_none_of_it() {
+    let f = Fixture::new().await;
+    let dir = std::env::temp_dir().join(format!(
+        "create-canary-{}-{}",
+        std::process::id(),
+        f.connections
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("canary.json");
+    let _ = std::fs::remove_file(&file);
+    let path = file.to_str().unwrap();
+    let out = run(
+        (&f.connections, &f.api_keys),
+        &[],
+        &["create-canary", "--out", path],
+        "",
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let printed = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let secret: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).expect("JSON");
+    for name in ["api_key", "connected_token", "disconnected_token"] {
+        let value = secret[name]
+            .as_str()
+            .unwrap_or_else(|| panic!("{name} in {secret}"));
+        assert!(!printed.contains(value), "create-canary printed its {name}");
+    }
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+        assert_eq!(
+            mode & 0o777,
+            0o600,
+            "the secret's file is the owner's alone"
+        );
+    }
+    // The key works for the canary's own connection, as the hook will use it.
+    let reply = f
+        .send(with_header(
+            with_header(
+                patch(
+                    update_connection::schema::canary::CONNECTED,
+                    r#"{"email":"c@example.com"}"#,
+                ),
+                "x-api-key",
+                secret["api_key"].as_str(),
+            ),
+            "authorization",
+            Some(&format!(
+                "Bearer {}",
+                secret["connected_token"].as_str().unwrap()
+            )),
+        ))
+        .await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+    // An existing file is refused, not overwritten, and nothing is created then.
+    let before = std::fs::read_to_string(&file).unwrap();
+    let again = run(
+        (&f.connections, &f.api_keys),
+        &[],
+        &["create-canary", "--out", path],
+        "",
+    );
+    assert!(!again.status.success());
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), before);
+    std::fs::remove_file(&file).unwrap();
 }
