@@ -1,6 +1,26 @@
 # Shared by the scripts: install what the project needs, idempotently, and run things.
 # shellcheck shell=bash
 
+# rust-toolchain.toml names 1.95.0. Where rustup has that release only as its `stable`
+# (no toolchain can be downloaded here), the pinned name is linked to it, so that cargo
+# does not try to fetch it; any other stable is left alone, and rustup then says what
+# it lacks.
+ensure_rust_toolchain() {
+  local pinned host stable
+  pinned=$(sed -n 's/^channel = "\(.*\)"/\1/p' rust-toolchain.toml)
+  command -v rustup >/dev/null || return 0
+  RUSTUP_TOOLCHAIN= rustup toolchain list | grep -q "^$pinned-" && return 0
+  host=$(RUSTUP_TOOLCHAIN=stable rustc -vV | sed -n 's/^host: //p')
+  stable=$(RUSTUP_TOOLCHAIN=stable rustc --version | cut -d' ' -f2)
+  if [ "$stable" = "$pinned" ]; then
+    echo "==> rustup: $pinned-$host is this machine's stable ($stable): naming it $pinned too"
+    # `rustup toolchain link` refuses a release's name; the machine's own image names its
+    # pinned toolchains this way (a link in rustup's toolchains folder).
+    ln -sfn "$(RUSTUP_TOOLCHAIN=stable rustc --print sysroot)" \
+      "${RUSTUP_HOME:-$HOME/.rustup}/toolchains/$pinned-$host"
+  fi
+}
+
 ensure_java() {
   if ! command -v java >/dev/null 2>&1; then
     echo "==> installing Java 17 for DynamoDB Local (Debian's openjdk-17-jre-headless, apt-get; a minute or two)"
@@ -17,18 +37,29 @@ ensure_dynamodb_local() {
   fi
 }
 
-# Python tools (cargo-lambda, aws-sam-cli, cfn-lint) in .venv, as pinned in requirements-dev.txt.
+# Python tools (cargo-lambda, aws-sam-cli, cfn-lint, ...) in .venv, from the lock
+# requirements-dev.txt: every package pinned, each download checked against its hashes
+# (--require-hashes; pip would switch it on by itself for a file with hashes), wheels only.
+# The deploy workflow installs with this function too.
 ensure_venv() {
   if [ ! -x .venv/bin/python ]; then
     echo "==> creating .venv (python3 -m venv)"
     python3 -m venv .venv
   fi
   if ! cmp -s requirements-dev.txt .venv/.requirements-dev.txt; then
-    echo "==> installing requirements-dev.txt into .venv: pip install (cargo-lambda, aws-sam-cli, cfn-lint, ...; a few minutes the first time)"
+    echo "==> installing requirements-dev.txt into .venv: pip install --require-hashes (cargo-lambda, aws-sam-cli, cfn-lint, ...; a few minutes the first time)"
     # pip's own lines (Collecting, Downloading, Installing) stay; its progress bars only on a terminal.
     local bar=on
     [ -t 1 ] || bar=off
-    .venv/bin/python -m pip install --disable-pip-version-check --progress-bar "$bar" -r requirements-dev.txt
+    # The lock's pip first, checked against its hashes by the venv's own pip: a pip before
+    # 23.3 refuses the lock itself (requirements-dev.in says why).
+    awk '/^pip==/ { p = 1; print; next } p && /^ / { print; next } { p = 0 }' requirements-dev.txt >.venv/.requirements-pip.txt
+    if ! grep -q '^pip==' .venv/.requirements-pip.txt; then
+      echo "error: requirements-dev.txt pins no pip (requirements-dev.in lists it)" >&2
+      return 1
+    fi
+    .venv/bin/python -m pip install --disable-pip-version-check --progress-bar "$bar" --require-hashes --only-binary :all: -r .venv/.requirements-pip.txt
+    .venv/bin/python -m pip install --disable-pip-version-check --progress-bar "$bar" --require-hashes --only-binary :all: -r requirements-dev.txt
     cp requirements-dev.txt .venv/.requirements-dev.txt
   fi
 }

@@ -16,8 +16,7 @@ pub fn python() -> &'static str {
             let _ = writeln!(
                 stderr,
                 "\n{path} is missing: these tests run SAM's translator, cfn-lint and boto3 \
-                 from the project's .venv. Fix: `scripts/test quick` (or `python3 -m venv .venv \
-                 && .venv/bin/pip install --require-hashes -r requirements-dev.txt`).\n"
+                 from the project's .venv. Fix: `scripts/test quick` makes it (scripts/lib.sh, ensure_venv).\n"
             );
             Err(format!(
                 "{path} is missing (see the first failure for the fix)"
