@@ -324,8 +324,8 @@ fn the_api_invokes_the_live_alias() {
                 .as_str()
                 .unwrap_or_else(|| panic!("{path} {method}: no integration"));
             assert!(
-                uri.contains(&format!("${{{alias}}}")),
-                "{path} {method} invokes {uri}, not the alias"
+                uri.ends_with("/functions/${UpdateConnectionFunction.Arn}:live/invocations"),
+                "{path} {method} invokes {uri}, not the live alias"
             );
             integrations += 1;
         }
@@ -1050,4 +1050,16 @@ fn the_harness_compares_as_cloudformation_does() {
     let prod = Stack::of("prod", &[("AlarmEmail", "oncall@example.org")]);
     assert!(prod.condition("HasRateLimit") && prod.condition("HasReservedConcurrency"));
     assert_eq!(prod.of_type("AWS::WAFv2::WebACL").len(), 1);
+}
+
+#[test]
+fn sam_local_start_api_serves_the_one_route() {
+    // SAM CLI reads the route from the API's DefinitionBody; an integration URI it cannot
+    // parse leaves `sam local start-api` with no API at all.
+    let routes = tool(&["local-routes"], None);
+    let methods = ["DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"];
+    assert_eq!(
+        routes,
+        json!([["/connections/{connection_id}", methods, "UpdateConnectionFunction"]])
+    );
 }

@@ -6,6 +6,10 @@ which has SAM's translator). Nothing here calls AWS.
       defaults), as CloudFormation would deploy it: JSON on stdout, as
       {"parameters": {name: value}, "template": {...}}.
 
+  template_tool.py local-routes
+      The routes `sam local start-api` serves from template.yaml (SAM CLI's own API
+      provider): JSON [[path, [methods], function], ...].
+
 The PreTraffic hook's own code runs against the built function in hook_harness.py.
 """
 
@@ -48,9 +52,23 @@ def transform(assignments):
     json.dump({"parameters": parameters, "template": output}, sys.stdout, default=str)
 
 
+def local_routes():
+    import logging
+
+    from samcli.lib.providers.api_provider import ApiProvider
+    from samcli.lib.providers.sam_stack_provider import SamLocalStackProvider
+
+    logging.disable(logging.CRITICAL)
+    stacks, _ = SamLocalStackProvider.get_stacks(str(ROOT / "template.yaml"))
+    routes = [[r.path, sorted(r.methods), r.function_name] for r in ApiProvider(stacks).api.routes]
+    json.dump(sorted(routes), sys.stdout)
+
+
 if __name__ == "__main__":
     command = sys.argv[1] if len(sys.argv) > 1 else ""
     if command == "transform":
         transform(sys.argv[2:])
+    elif command == "local-routes":
+        local_routes()
     else:
         sys.exit(__doc__)
