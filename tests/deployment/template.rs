@@ -279,7 +279,7 @@ fn no_tracked_file_asks_sam_for_its_beta_flag() {
     for path in listed.stdout.split(|b| *b == 0).filter(|p| !p.is_empty()) {
         let path = std::str::from_utf8(path).unwrap();
         // BENCHMARKS.md is the record of an earlier run, written by
-        // scripts/write_benchmarks.py (which is checked) the next time scripts/bench runs.
+        // perf/scripts/write_benchmarks.py (which is checked) the next time perf/scripts/bench runs.
         if path == "BENCHMARKS.md" {
             continue;
         }

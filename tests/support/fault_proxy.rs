@@ -67,7 +67,7 @@ async fn serve(client: TcpStream, upstream: Arc<String>, mut mode: watch::Receiv
             };
             // Any change of mode cuts the connection, as a restart or a network fault would.
             tokio::select! {
-                () = update_connection_tools::relay::relay(client, server, delay) => {}
+                () = update_connection_testkit::relay::relay(client, server, delay) => {}
                 _ = mode.changed() => {}
             }
         }

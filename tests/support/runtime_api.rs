@@ -8,12 +8,12 @@ use serde_json::Value;
 #[derive(Clone)]
 pub struct RuntimeApi {
     pub address: String,
-    inner: update_connection_tools::RuntimeApi,
+    inner: update_connection_testkit::RuntimeApi,
 }
 
 impl RuntimeApi {
     pub async fn start() -> Self {
-        let inner = update_connection_tools::RuntimeApi::start();
+        let inner = update_connection_testkit::RuntimeApi::start();
         Self {
             address: inner.address.clone(),
             inner,

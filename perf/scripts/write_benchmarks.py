@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes BENCHMARKS.md from the JSON that scripts/bench collected. Usage: see scripts/bench."""
+"""Writes BENCHMARKS.md from the JSON that perf/scripts/bench collected. Usage: see perf/scripts/bench."""
 import json, os, platform, subprocess, sys, datetime
 
 # `--section8-into BENCHMARKS.md WORK FN`: only section 8 was measured; print the old file with
@@ -33,7 +33,7 @@ def ratio(a, b):
 def verdict(ok):
     return "met" if ok else "**missed**"
 
-# ---- Section 8: the first TLS request and warm CPU, explained (scripts/bench, TLS8=1) ----
+# ---- Section 8: the first TLS request and warm CPU, explained (perf/scripts/bench, TLS8=1) ----
 import glob, re, statistics
 
 
@@ -116,7 +116,7 @@ def section8(work, tls_port=18143):
     med = lambda k, m="first_response_ms": cold[k][m]["median"]
     w("## 8. The first TLS request and warm CPU, explained")
     w("")
-    w(f"Measured by `scripts/bench` (section 8; `TLS8_ONLY=1` runs only this section) on "
+    w(f"Measured by `perf/scripts/bench` (section 8; `TLS8_ONLY=1` runs only this section) on "
       f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, commit `{commit}`{dirty}; "
       f"load average at the end {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (a machine shared with other "
       "engineers' builds). Every variant below ran in this one run, the variants taking turns (A B C A B C ...); medians.")
@@ -208,7 +208,7 @@ def section8(work, tls_port=18143):
     idle = L("s8-idle.json")
     w("### 8c. Warm CPU per invocation against a DynamoDB that answers later")
     w("")
-    w("`tools/src/bin/delay-proxy.rs` in front of DynamoDB Local (plain HTTP) holds each answer back 1, 5 or 20 ms "
+    w("`perf/src/bin/delay-proxy.rs` in front of DynamoDB Local (plain HTTP) holds each answer back 1, 5 or 20 ms "
       "(0 = direct, no proxy). Warm runs as in section 3, every variant taking turns in one run; user and system "
       "split the schedstat total in the ratio of the process's user and system ticks (`/proc/PID/stat`). "
       "`cpu-after-idle`: the same fixed work (~100 µs) after sleeping as long, timed with the thread's CPU clock: "
@@ -274,7 +274,7 @@ def section8(work, tls_port=18143):
         for label, total, per in rows:
             w(f"| {label} | {total:.1f} | " + ", ".join(f"{k} {v:.1f}" for k, v in sorted(per.items(), key=lambda kv: -kv[1])) + " |")
         w("")
-    notes = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "bench", "tls-cold-start.md")
+    notes = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tls-cold-start.md")
     if os.path.exists(notes):
         w(open(notes).read().rstrip())
         w("")
@@ -290,7 +290,7 @@ if SPLICE:
         end = next((i for i in range(start + 1, len(text)) if text[i].startswith("## ")), len(text))
         head, tail = text[:start], text[end:]
     note = " Sections 1-7 are from that run; section 8 was measured in a later one (its first paragraph says when)."
-    head = [l + note if l.startswith("Written by `scripts/bench`") and note not in l else l for l in head]
+    head = [l + note if l.startswith("Written by `perf/scripts/bench`") and note not in l else l for l in head]
     while head and not head[-1].strip():
         head.pop()
     print("\n".join(head + [""] + section8(work) + tail).rstrip("\n"))
@@ -304,18 +304,18 @@ out = []
 w = out.append
 w("# Benchmarks")
 w("")
-w(f"Written by `scripts/bench` on {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, commit `{commit}`{dirty}.")
+w(f"Written by `perf/scripts/bench` on {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, commit `{commit}`{dirty}.")
 w(f"Machine: {os.cpu_count()} cores, {cpu}, Linux {platform.release()}; DynamoDB Local on loopback. "
   "Every figure is measured in the same run as its baseline, the binaries taking turns. "
   "Medians, p90 and p99; ratios are medians over medians.")
 w("")
-w("Baselines (the floors), built with the same release profile: `tools/src/bin/floor.rs`, a `lambda_http` "
-  "hello world, and `tools/src/bin/floor-roundtrip.rs`, the same hello world plus one raw HTTP POST per invocation "
+w("Baselines (the floors), built with the same release profile: `perf/src/bin/floor.rs`, a `lambda_http` "
+  "hello world, and `perf/src/bin/floor-roundtrip.rs`, the same hello world plus one raw HTTP POST per invocation "
   "(a consistent GetItem of the event's item, hyper over one kept-alive connection, no SDK, no signing) to the same "
   "DynamoDB endpoint: the least any function making one DynamoDB call can cost. The Python peer "
-  "(`tools/python/handler.py`): Python 3.11 + boto3 doing the same API-key lookup (consistent GetItem, cached 60 s) "
-  "and the same conditional UpdateItem, run by `awslambdaric` (pinned in `tools/python/requirements.txt`, its own "
-  "venv) against the same Runtime API. The function runs as Lambda runs it: `tools/src/bin/lambda-bench.rs` is a Runtime API "
+  "(`perf/python/handler.py`): Python 3.11 + boto3 doing the same API-key lookup (consistent GetItem, cached 60 s) "
+  "and the same conditional UpdateItem, run by `awslambdaric` (pinned in `perf/python/requirements.txt`, its own "
+  "venv) against the same Runtime API. The function runs as Lambda runs it: `perf/src/bin/lambda-bench.rs` is a Runtime API "
   "on loopback; it sets the Lambda environment and times from `exec` to the first `GET /next` (init), "
   "then queues an event and times until the response is posted. Event: `events/rest-v1-contact-update.json` "
   "(an accepted write). CPU is the sum of every thread's on-CPU time from `/proc/PID/task/*/schedstat`; "
@@ -460,7 +460,7 @@ if env_on("CALLGRIND") and os.path.exists(os.path.join(work, "cg-update-connecti
     w("`valgrind --tool=callgrind` on the `profiling` build (the release profile with symbols: same code), run by "
       "the same harness; per invocation = (300-invocation run - 100-invocation run) / 200, so start-up and warm-up "
       "cancel. Each function's self (exclusive) count goes to the crate its symbol names first "
-      "(`scripts/callgrind_layers.py`; generic std code instantiated for a crate's type, such as "
+      "(`perf/scripts/callgrind_layers.py`; generic std code instantiated for a crate's type, such as "
       "`drop_in_place<T>`, counts for that crate). Under valgrind the CPU's SHA extensions are hidden, so `sha2` "
       "runs its software rounds: the SHA row is what valgrind counts, several times what the hardware runs.")
     w("")
@@ -483,7 +483,7 @@ if env_on("CALLGRIND") and os.path.exists(os.path.join(work, "cg-update-connecti
       f"422 / hello world: {ratio(cg['update-connection-422']['total'], tf):.2f}x. Rows under 0.5 k in every column are left out.")
     w("")
 
-changes = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools", "changes.md")
+changes = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "changes.md")
 if os.path.exists(changes):
     w(open(changes).read().rstrip())
     w("")

@@ -39,7 +39,7 @@ use std::time::{Duration, Instant, SystemTime};
 use clap::Parser;
 use clap::builder::RangedU64ValueParser;
 use serde_json::{Value, json};
-use update_connection_tools::{RuntimeApi, spawn, stop};
+use update_connection_testkit::{RuntimeApi, spawn, stop};
 
 /// Concurrent soak of the function against DynamoDB Local (tables and endpoint from the
 /// environment); every answer and the final table are checked against the contract's

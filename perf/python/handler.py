@@ -1,6 +1,6 @@
 """The Python peer: the same request as update-connection, written as a Python 3.11 +
 boto3 Lambda function would be, and run under awslambdaric against the same Runtime API
-(scripts/bench). Same DynamoDB work: an API-key lookup (consistent GetItem, cached for
+(perf/scripts/bench). Same DynamoDB work: an API-key lookup (consistent GetItem, cached for
 60 s as the function caches it) and one conditional UpdateItem with the same expressions.
 A benchmark peer only: it validates just enough to take the same path."""
 import hashlib

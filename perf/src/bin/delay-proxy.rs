@@ -31,7 +31,7 @@ async fn serve(client: TcpStream, upstream: String, delay: Duration) {
     };
     let _ = client.set_nodelay(true);
     let _ = server.set_nodelay(true);
-    update_connection_tools::relay::relay(client, server, delay).await;
+    update_connection_testkit::relay::relay(client, server, delay).await;
 }
 
 #[tokio::main(flavor = "current_thread")]

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
 use serde_json::{Value, json};
-use update_connection_tools::{RuntimeApi, spawn, stop};
+use update_connection_testkit::{RuntimeApi, spawn, stop};
 
 /// Runs Lambda binaries under a loopback Runtime API with Lambda's environment, and
 /// prints one JSON object of measurements.
