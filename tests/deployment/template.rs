@@ -1060,6 +1060,10 @@ fn sam_local_start_api_serves_the_one_route() {
     let methods = ["DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"];
     assert_eq!(
         routes,
-        json!([["/connections/{connection_id}", methods, "UpdateConnectionFunction"]])
+        json!([[
+            "/connections/{connection_id}",
+            methods,
+            "UpdateConnectionFunction"
+        ]])
     );
 }
