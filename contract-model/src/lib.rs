@@ -287,11 +287,14 @@ mod tests {
             json!({"connection_id": "c", "retailer_id": "r", "status": "active",
                                   "customer_id": "a", "token_sha256": "h"}),
         ));
-        assert_eq!(
-            v,
-            json!({"connection_id": "c", "retailer_id": "r", "customer_id": "a",
-                   "email": null, "mobile": null, "status": "active"})
-        );
+        // The ids, then every member (absent ones as null), whatever MEMBERS holds.
+        let mut expected = json!({"connection_id": "c", "retailer_id": "r"});
+        for m in MEMBERS {
+            expected[m.name] = Value::Null;
+        }
+        expected["customer_id"] = json!("a");
+        expected["status"] = json!("active");
+        assert_eq!(v, expected);
     }
 
     #[test]
