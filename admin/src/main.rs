@@ -69,14 +69,15 @@ enum Command {
     RevokeKey(KeyRef),
     /// Remove an API key's item (revoke it first where it was in use).
     DeleteKey(KeyRef),
-    /// Make an active connection: prints its id and token once.
+    /// Make an active connection: prints its id and token once. The customer's details
+    /// (personal data) come as JSON on standard input or in a file, never as arguments,
+    /// which the process list, shell history and CI logs would keep:
+    /// {"customer_id": "...", "email": "...", "mobile": "+14155550123"} (email, mobile
+    /// optional).
     CreateConnection {
         /// The client id that owns the connection.
         #[arg(long)]
         client: String,
-        /// The customer's id at the client.
-        #[arg(long, value_parser = |v: &str| CustomerId::parse(v))]
-        customer: CustomerId,
         /// The retailer's id (a ULID).
         #[arg(long, value_parser = ulid)]
         retailer: ConnectionId,
@@ -86,12 +87,8 @@ enum Command {
         /// When the token expires, in epoch seconds (default: never).
         #[arg(long, value_name = "EPOCH")]
         expires_at: Option<u64>,
-        /// The customer's email address.
-        #[arg(long, value_parser = |v: &str| Email::parse(v))]
-        email: Option<Email>,
-        /// The customer's mobile number, in E.164 form (+14155550123).
-        #[arg(long, value_parser = |v: &str| Mobile::parse(v))]
-        mobile: Option<Mobile>,
+        #[command(flatten)]
+        details: DetailsSource,
     },
     /// Replace a connection's token: prints the new one once. Its expiry stays as it was
     /// unless --expires-at or --no-expiry says otherwise.
@@ -175,6 +172,90 @@ fn new_private_file(path: &std::path::Path) -> Result<std::fs::File, BoxError> {
         .mode(0o600)
         .open(path)
         .map_err(|e| format!("cannot create {}: {e}", path.display()).into())
+}
+
+/// Where a new connection's customer details come from: one of the two is required.
+#[derive(Args)]
+#[group(required = true, multiple = false)]
+struct DetailsSource {
+    /// Read the details' JSON from standard input.
+    #[arg(long)]
+    details_stdin: bool,
+    /// Read the details' JSON from this file.
+    #[arg(long, value_name = "PATH")]
+    details_file: Option<PathBuf>,
+}
+
+/// A new connection's customer details, each checked as the function checks it.
+struct Details {
+    customer_id: CustomerId,
+    email: Option<Email>,
+    mobile: Option<Mobile>,
+}
+
+impl DetailsSource {
+    fn read(&self) -> Result<Details, BoxError> {
+        let (input, source) = match &self.details_file {
+            Some(path) => (
+                std::fs::read_to_string(path)
+                    .map_err(|e| format!("cannot read --details-file {}: {e}", path.display()))?,
+                format!("--details-file {}", path.display()),
+            ),
+            None => {
+                let mut input = String::new();
+                std::io::stdin()
+                    .read_to_string(&mut input)
+                    .map_err(|e| format!("cannot read standard input: {e}"))?;
+                (input, "standard input".to_owned())
+            }
+        };
+        Ok(parse_details(&input).map_err(|e| format!("{source}: {e}"))?)
+    }
+}
+
+/// The details' JSON; an error names the field and the rule, never the value.
+fn parse_details(input: &str) -> Result<Details, String> {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Raw {
+        customer_id: String,
+        email: Option<String>,
+        mobile: Option<String>,
+    }
+    let raw: Raw = serde_json::from_str(input).map_err(|e| redacted(&e))?;
+    let field = |name: &str, rule: &str| format!("{name} {rule}");
+    Ok(Details {
+        customer_id: CustomerId::parse(&raw.customer_id).map_err(|r| field("customer_id", r))?,
+        email: raw
+            .email
+            .as_deref()
+            .map(Email::parse)
+            .transpose()
+            .map_err(|r| field("email", r))?,
+        mobile: raw
+            .mobile
+            .as_deref()
+            .map(Mobile::parse)
+            .transpose()
+            .map_err(|r| field("mobile", r))?,
+    })
+}
+
+/// A JSON error without serde's quotation of the input (which may be personal data or a
+/// secret): what kind of error, and where.
+fn redacted(e: &serde_json::Error) -> String {
+    use serde_json::error::Category;
+    let what = match e.classify() {
+        Category::Data => "a member is missing, unknown or of the wrong type",
+        Category::Syntax => "not valid JSON",
+        Category::Eof => "the JSON ends early",
+        Category::Io => "cannot be read",
+    };
+    format!(
+        "{what} (line {}, column {}; values are not shown)",
+        e.line(),
+        e.column()
+    )
 }
 
 fn ulid(v: &str) -> Result<ConnectionId, String> {
@@ -285,7 +366,12 @@ async fn run(cli: Cli, client: &Client, endpoint: &Endpoint) -> Result<(), BoxEr
                 .into());
             }
             let seed = match file {
-                Some(path) => serde_json::from_str(&std::fs::read_to_string(path)?)?,
+                Some(path) => {
+                    let text = std::fs::read_to_string(&path)
+                        .map_err(|e| format!("cannot read --file {}: {e}", path.display()))?;
+                    serde_json::from_str(&text)
+                        .map_err(|e| format!("--file {}: {}", path.display(), redacted(&e)))?
+                }
                 None => Seed::demo()?,
             };
             seed.write(client, &connections, &api_keys).await?;
@@ -330,19 +416,18 @@ async fn run(cli: Cli, client: &Client, endpoint: &Endpoint) -> Result<(), BoxEr
         }
         Command::CreateConnection {
             client: owner,
-            customer,
             retailer,
             scopes,
             expires_at,
-            email,
-            mobile,
+            details,
         } => {
+            let details = details.read()?;
             let new = NewConnection {
                 client_id: owner,
-                customer_id: customer,
+                customer_id: details.customer_id,
                 retailer_id: retailer,
-                email,
-                mobile,
+                email: details.email,
+                mobile: details.mobile,
                 scopes: scopes
                     .into_iter()
                     .map(|s| s.trim().to_owned())

@@ -297,23 +297,117 @@ struct Created {
     token: String,
 }
 
-/// `create-connection` for `client` and `customer` at [`RETAILER`], with `extra` flags.
+/// `create-connection` for `client` and `customer` at [`RETAILER`], its details' JSON on
+/// standard input; `extra` holds other flags, and `--email`/`--mobile` pairs, which go into
+/// the JSON (never the command line).
 fn create_connection(f: &Fixture, client: &str, customer: &str, extra: &[&str]) -> Created {
     let mut args = vec![
         "create-connection",
         "--client",
         client,
-        "--customer",
-        customer,
         "--retailer",
         RETAILER,
+        "--details-stdin",
     ];
-    args.extend_from_slice(extra);
-    let out = admin(f, &args);
+    let mut details = serde_json::json!({ "customer_id": customer });
+    let mut rest = extra.iter();
+    while let Some(flag) = rest.next() {
+        match *flag {
+            "--email" | "--mobile" => {
+                details[&flag[2..]] = serde_json::json!(rest.next().unwrap());
+            }
+            other => args.push(other),
+        }
+    }
+    let out = admin_with_stdin(f, &args, &details.to_string());
     Created {
         id: field(&out, "connection_id:"),
         token: field(&out, "token (shown once, not stored):"),
         out,
+    }
+}
+
+/// Personal data never goes on the command line, and a refused value is not echoed.
+#[tokio::test]
+async fn create_connection_takes_personal_data_only_on_stdin_or_a_file_and_never_echoes_it() {
+    let f = Fixture::new().await;
+    let base = ["create-connection", "--client", "c", "--retailer", RETAILER];
+    // The old flags are gone: clap refuses them before reading anything.
+    for flag in ["--email", "--mobile", "--customer"] {
+        let mut args = base.to_vec();
+        args.extend([flag, "someone@example.org", "--details-stdin"]);
+        let err = admin_fails(&f, &args, r#"{"customer_id":"c"}"#);
+        assert!(err.contains("unexpected argument"), "{flag}: {err}");
+        assert!(!err.contains("someone@example.org"), "{flag} echoed: {err}");
+    }
+    let mut args = base.to_vec();
+    args.push("--details-stdin");
+    for (input, names) in [
+        (
+            r#"{"customer_id":"c","email":"secret-person@example"}"#,
+            "email",
+        ),
+        (
+            r#"{"customer_id":"c","mobile":"0799 secret 123"}"#,
+            "mobile",
+        ),
+        (r#"{"customer_id":"c","mobile":4155550777}"#, "wrong type"),
+        (
+            r#"{"customer_id":"c","email":"a@b.co","phone":"+14155550123"}"#,
+            "unknown",
+        ),
+        ("not json secret-person", "not valid JSON"),
+    ] {
+        let err = admin_fails(&f, &args, input);
+        assert!(err.contains(names), "{input}: {err}");
+        for secret in ["secret-person", "0799 secret", "4155550777"] {
+            assert!(!err.contains(secret), "echoed {secret}: {err}");
+        }
+    }
+    // From a file, too.
+    let dir =
+        std::env::temp_dir().join(format!("details-{}-{}", std::process::id(), f.connections));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("details.json");
+    std::fs::write(
+        &file,
+        r#"{"customer_id":"file-customer","email":"file@example.org"}"#,
+    )
+    .unwrap();
+    let mut args = base.to_vec();
+    args.extend(["--details-file", file.to_str().unwrap()]);
+    let out = admin_with_stdin(&f, &args, "");
+    let id = field(&out, "connection_id:");
+    let item = f.item(&id).await.unwrap();
+    assert_eq!(s(&item, "customer_id"), "file-customer");
+    assert_eq!(s(&item, "email"), "file@example.org");
+    std::fs::remove_file(&file).unwrap();
+}
+
+/// A malformed seed file is refused without quoting what is in it.
+#[tokio::test]
+async fn a_malformed_seed_file_is_refused_without_quoting_its_values() {
+    let f = Fixture::new().await;
+    let dir = std::env::temp_dir().join(format!("seed-{}-{}", std::process::id(), f.connections));
+    std::fs::create_dir_all(&dir).unwrap();
+    for (name, text) in [
+        (
+            "token.json",
+            r#"{"api_keys":[],"connections":[{"connection_id":"01J51S0JYV6N7K1030CV1ZKSCA","client_id":"c","customer_id":"c","retailer_id":"r","status":"active","token":"t","token_scopes":[],"token_expires_at":"uc_tok_secret_value"}]}"#,
+        ),
+        (
+            "mobile.json",
+            r#"{"api_keys":[],"connections":[{"connection_id":"01J51S0JYV6N7K1030CV1ZKSCA","client_id":"c","customer_id":"c","retailer_id":"r","status":"active","mobile":4155550999,"token":"t","token_scopes":[]}]}"#,
+        ),
+    ] {
+        let file = dir.join(name);
+        std::fs::write(&file, text).unwrap();
+        let err = admin_fails(&f, &["seed-demo", "--file", file.to_str().unwrap()], "");
+        assert!(err.contains("line 1"), "{name}: {err}");
+        for secret in ["uc_tok_secret_value", "4155550999"] {
+            assert!(!err.contains(secret), "{name} echoed {secret}: {err}");
+        }
+        std::fs::remove_file(&file).unwrap();
     }
 }
 

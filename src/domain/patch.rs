@@ -59,7 +59,14 @@ impl Patch {
     /// Parses a body. Unknown members and bad values win over "empty": a body that
     /// names `connection_id` is rejected naming it, even if it asks for nothing else.
     pub fn parse(body: &[u8], format: PatchFormat) -> Result<Self, PatchError> {
+        if nested_deeper_than(body, MAX_NESTING) {
+            return Err(PatchError::Malformed(format!(
+                "the body's JSON is nested deeper than {MAX_NESTING} levels"
+            )));
+        }
         let mut de = serde_json::Deserializer::from_slice(body);
+        // The depth is bounded above; serde_json's own limit would refuse 128 levels.
+        de.disable_recursion_limit();
         let fields = BodyVisitor
             .deserialize(&mut de)
             .and_then(|fields| de.end().map(|()| fields))
@@ -129,6 +136,39 @@ fn set(member: Member, value: Value) -> Result<Change, &'static str> {
         Value::String(s) => member.parse(&s).map(Change::Set),
         Value::Other => Err(member.wrong_type()),
     }
+}
+
+/// The contract refuses JSON nested deeper than this (arrays and objects, the body's own
+/// object included).
+pub const MAX_NESTING: usize = 128;
+
+/// Whether arrays and objects nest deeper than `limit` in `body`, counted outside strings.
+/// One pass over the bytes, before anything recurses.
+fn nested_deeper_than(body: &[u8], limit: usize) -> bool {
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for &b in body {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                (false, _) => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > limit {
+                    return true;
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    false
 }
 
 /// serde's messages can quote the input; the caller gets only the position.
@@ -403,6 +443,32 @@ mod tests {
             Patch::from_json(b"{\"email\":\"\xff@b.co\"}"),
             Err(PatchError::Malformed(_))
         ));
+    }
+
+    #[test]
+    fn nesting_up_to_the_contracts_limit_is_read_and_one_more_is_refused() {
+        // The body's object and 127 arrays: 128 levels, a value of the wrong type.
+        let at_limit = format!(
+            "{{\"email\":{}{}}}",
+            "[".repeat(MAX_NESTING - 1),
+            "]".repeat(MAX_NESTING - 1)
+        );
+        assert!(
+            matches!(parse(&at_limit), Err(PatchError::Invalid(_))),
+            "{:?}",
+            parse(&at_limit)
+        );
+        let over = format!(
+            "{{\"email\":{}{}}}",
+            "[".repeat(MAX_NESTING),
+            "]".repeat(MAX_NESTING)
+        );
+        assert!(
+            matches!(parse(&over), Err(PatchError::Malformed(d)) if d.contains("deeper than 128"))
+        );
+        // Brackets inside strings, escaped quotes included, are not nesting.
+        let quoted = format!("{{\"email\":\"a\\\"{}\"}}", "[".repeat(500));
+        assert!(!nested_deeper_than(quoted.as_bytes(), MAX_NESTING));
     }
 
     #[test]

@@ -44,11 +44,12 @@ impl Precondition {
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .collect();
-        if !tags.is_empty() && tags.iter().all(|t| *t == "*") {
-            return Ok(Self::Any);
-        }
+        // Every element counts against the limit, `*` included (docs/contract.md).
         if tags.len() > Self::MAX_TAGS {
             return Err(TooManyTags);
+        }
+        if !tags.is_empty() && tags.iter().all(|t| *t == "*") {
+            return Ok(Self::Any);
         }
         let mut versions: Vec<u64> = Vec::new();
         for v in tags.into_iter().filter_map(strong_version) {
@@ -122,6 +123,11 @@ mod tests {
         let mut lines = lines;
         lines.push(&over);
         assert_eq!(Precondition::from_lines(&lines), Err(TooManyTags));
+        // `*` counts too: 150 of them are over the limit, not "any".
+        let stars = vec!["*"; 150].join(", ");
+        assert_eq!(Precondition::parse(Some(&stars)), Err(TooManyTags));
+        let stars = vec!["*"; Precondition::MAX_TAGS].join(",");
+        assert_eq!(Precondition::parse(Some(&stars)), Ok(Precondition::Any));
     }
 
     #[test]

@@ -59,12 +59,14 @@ pub fn connection_from_item(item: &Item) -> Result<Connection, StoreError> {
             Some(AttributeValue::Ss(scopes)) => scopes.clone(),
             _ => Vec::new(),
         },
-        // Any number DynamoDB holds, kept to the instant (the condition compares it so).
+        // Any number DynamoDB holds, kept to the instant (the condition compares it so);
+        // another type is malformed, as the write's condition refuses it.
         token_expires_at: match item.get(attr::TOKEN_EXPIRES_AT) {
             Some(AttributeValue::N(n)) => Some(
                 Expiry::parse(n).map_err(|_| StoreError::MalformedItem(attr::TOKEN_EXPIRES_AT))?,
             ),
-            _ => None,
+            Some(_) => return Err(StoreError::MalformedItem(attr::TOKEN_EXPIRES_AT)),
+            None => None,
         },
         recent_request_ids: RECENT_REQUEST_IDS
             .iter()
@@ -78,7 +80,8 @@ pub fn connection_from_item(item: &Item) -> Result<Connection, StoreError> {
             Some(AttributeValue::N(n)) => n
                 .parse()
                 .map_err(|_| StoreError::MalformedItem(attr::VERSION))?,
-            _ => 0,
+            Some(_) => return Err(StoreError::MalformedItem(attr::VERSION)),
+            None => 0,
         },
     })
 }

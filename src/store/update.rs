@@ -8,7 +8,9 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditi
 
 use super::item::{OldItem, RECENT_REQUEST_IDS, connection_from_item, old_item};
 use super::{Store, StoreError};
-use crate::domain::{Change, Connection, DISCONNECTED, Precondition, UpdateRequest, WRITE_SCOPE};
+use crate::domain::{
+    Change, Connection, DISCONNECTED, Member, Precondition, UpdateRequest, WRITE_SCOPE,
+};
 use crate::schema::connection as attr;
 
 #[derive(Debug)]
@@ -83,6 +85,19 @@ static COMMON: LazyLock<Common> = LazyLock::new(|| {
             " AND (attribute_not_exists({name}) OR {name} <> :request_id)"
         ));
     }
+    // What the answer is read from must be there, of its type: a write to an item this
+    // system could not have written is refused, not committed and then answered 500.
+    let retailer = e.name(attr::RETAILER_ID);
+    condition.push_str(&format!(" AND attribute_type({retailer}, :S)"));
+    for member in Member::ALL.iter().filter(|m| !m.removable()) {
+        let name = e.name(member.attribute());
+        condition.push_str(&format!(" AND attribute_type({name}, :S)"));
+    }
+    for name in [&version, &expires] {
+        condition.push_str(&format!(
+            " AND (attribute_not_exists({name}) OR attribute_type({name}, :N))"
+        ));
+    }
     let mut set = vec![
         format!("{updated_at} = :now"),
         format!("{version} = if_not_exists({version}, :zero) + :one"),
@@ -120,6 +135,8 @@ pub fn expressions(req: &UpdateRequest<'_>) -> Expressions {
     e.value(":token", s(&req.caller.token_sha256));
     e.value(":scope", s(WRITE_SCOPE));
     e.value(":ss", s("SS"));
+    e.value(":S", s("S"));
+    e.value(":N", s("N"));
     e.value(":now_epoch", AttributeValue::N(req.now.epoch_number()));
     e.value(":disconnected", s(DISCONNECTED));
     e.value(":now", s(req.now.rfc3339()));
@@ -134,7 +151,14 @@ pub fn expressions(req: &UpdateRequest<'_>) -> Expressions {
                 .push_str(" AND attribute_not_exists(#connection_id)");
         }
         Precondition::Versions(versions) => {
-            e.condition.push_str(" AND #version IN (");
+            // An item without `version` is at version 0 (its ETag is "0"), as the read-back
+            // and the write's `if_not_exists` count it.
+            let at_zero = versions.contains(&0);
+            e.condition.push_str(if at_zero {
+                " AND (attribute_not_exists(#version) OR #version IN ("
+            } else {
+                " AND #version IN ("
+            });
             for (i, v) in versions.iter().enumerate() {
                 let placeholder = format!(":v{i}");
                 if i > 0 {
@@ -143,7 +167,7 @@ pub fn expressions(req: &UpdateRequest<'_>) -> Expressions {
                 e.condition.push_str(&placeholder);
                 e.values.insert(placeholder, n(*v));
             }
-            e.condition.push(')');
+            e.condition.push_str(if at_zero { "))" } else { ")" });
         }
     }
     // A keyed write: refused while any remembered record carries the key (the refusal's

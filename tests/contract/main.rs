@@ -17,4 +17,5 @@ mod dynamodb_errors;
 mod event_sources;
 mod events_replay;
 mod faults;
+mod own_malformed_items;
 mod round_trips;
