@@ -3,7 +3,6 @@
 //! answered 500; and the edges of If-Match and the body's nesting, each at its limit.
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use serde_json::json;
 
 use crate::support::*;
 
