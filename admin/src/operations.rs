@@ -394,7 +394,11 @@ mod tests {
         expected.push("version");
         assert_eq!(names, expected);
         let value = |name: &str| view.iter().find(|(n, _)| n == name).unwrap().1.as_str();
-        assert_eq!(value("mobile"), "null", "an absent member reads null: {view:?}");
+        assert_eq!(
+            value("mobile"),
+            "null",
+            "an absent member reads null: {view:?}"
+        );
         assert_eq!(value("status"), "disconnected");
         assert_eq!(value("email"), "a@example.com");
         assert_eq!(value("version"), "2");
