@@ -409,6 +409,32 @@ mod tests {
     }
 
     #[test]
+    fn an_untraced_invocation_still_names_its_request_id() {
+        let out = Captured::default();
+        let writer = out.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .event_format(InvocationJson)
+            .with_writer(move || writer.clone())
+            .finish();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let invocation = Invocation {
+            request_id: "r-untraced".into(),
+            trace_id: None,
+        };
+        tracing::subscriber::with_default(subscriber, || {
+            runtime.block_on(invocation.scope(async {
+                tracing::warn!("dynamodb unavailable");
+            }))
+        });
+        let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        let v: serde_json::Value = serde_json::from_str(text.trim_end()).unwrap();
+        assert_eq!(v["request_id"], "r-untraced", "{v}");
+        assert!(v.get("trace_id").is_none(), "{v}");
+    }
+
+    #[test]
     fn one_line_is_the_request_log_and_its_metrics() {
         let line = RequestLine::new("fn \"quoted\"", "7", |_| {});
         let log = RequestLog {

@@ -92,8 +92,8 @@ impl Member {
         Self::ALL.iter().copied().find(|m| m.name() == name)
     }
 
-    /// A value each member accepts, for the tests that walk every member.
-    #[cfg(test)]
+    /// A value each member accepts, for the tests that walk every member (unit and
+    /// integration tests alike).
     pub const fn example(self) -> &'static str {
         match self {
             Self::CustomerId => "C-1",

@@ -246,10 +246,55 @@ async fn with_require_if_match_a_write_without_an_entity_tag_is_428() {
         "validation-failed",
     )
     .await;
+    // Header validation comes first too: a bad Idempotency-Key, an If-Match over 100 tags.
+    for (name, value) in [
+        ("idempotency-key", "has a space".to_owned()),
+        ("if-match", vec!["*"; 101].join(",")),
+    ] {
+        let event = with_header(patch(ACTIVE, &body.to_string()), name, Some(&value));
+        let reply = f.refused(event, 422, "validation-failed").await;
+        assert!(
+            reply.body["errors"][0]["field"]
+                .as_str()
+                .is_some_and(|field| field.eq_ignore_ascii_case(name)),
+            "{name}: {:?}",
+            reply.body
+        );
+    }
     let event = with_header(patch(ACTIVE, &body.to_string()), "if-match", Some("\"1\""));
     f.accepted(ACTIVE, &body, event).await;
     // Off by default.
     let f = Fixture::new().await;
     f.accepted(ACTIVE, &body, patch(ACTIVE, &body.to_string()))
         .await;
+}
+
+/// The fingerprint covers every member a body may change: reusing a key with any one
+/// member added is another request (422), never a replay that silently drops it, such as
+/// a disconnect. Walks `Member::ALL`, so a new member is covered without touching this.
+#[tokio::test]
+async fn a_reused_key_with_any_member_changed_is_another_request() {
+    use update_connection::domain::member::Member;
+    let f = Fixture::new().await;
+    for member in Member::ALL {
+        let key = format!("fp-{}", member.name());
+        let first = json!({"email": "fp@example.com"});
+        let reply = f.send(keyed(ACTIVE, &first, &key)).await;
+        assert_eq!(reply.status, 200, "{}: {reply:?}", member.name());
+        let mut second = first.clone();
+        second[member.name()] = json!(if *member == Member::Email {
+            "fp-other@example.com"
+        } else {
+            member.example()
+        });
+        f.refused(keyed(ACTIVE, &second, &key), 422, "idempotency-key-reused")
+            .await;
+        // Removing a removable member is a change as well.
+        if member.removable() && *member != Member::Email {
+            let mut removed = first.clone();
+            removed[member.name()] = Value::Null;
+            f.refused(keyed(ACTIVE, &removed, &key), 422, "idempotency-key-reused")
+                .await;
+        }
+    }
 }
