@@ -203,9 +203,14 @@ async fn a_bad_key_is_422_naming_the_header() {
 #[tokio::test]
 async fn merge_patch_nulls_remove_as_rfc_7396_says() {
     let f = Fixture::new().await;
+    // ACTIVE_B holds both an email and a mobile: each null removes its own.
+    let before = f.item(ACTIVE_B).await.unwrap();
+    assert!(before.contains_key("email") && before.contains_key("mobile"));
     let body = json!({"email": null, "mobile": null});
-    f.accepted(ACTIVE, &body, merge(ACTIVE, &body.to_string()))
+    f.accepted(ACTIVE_B, &body, merge(ACTIVE_B, &body.to_string()))
         .await;
+    let after = f.item(ACTIVE_B).await.unwrap();
+    assert!(!after.contains_key("email") && !after.contains_key("mobile"));
     for (body, field) in [
         (r#"{"customer_id":null}"#, "customer_id"),
         (r#"{"status":null}"#, "status"),
