@@ -155,7 +155,7 @@ ensure_cargo_fuzz() {
 }
 
 # cargo-mutants (scripts/mutants), pinned the same way: the mutants it makes, and so the
-# counts TESTING.md reports, depend on its version.
+# counts of a run (commit messages, TESTING.md's survivors), depend on its version.
 CARGO_MUTANTS_VERSION=27.1.0
 ensure_cargo_mutants() {
   if [ "$(cargo mutants --version 2>/dev/null)" != "cargo-mutants $CARGO_MUTANTS_VERSION" ]; then
