@@ -78,9 +78,12 @@ fn valid_domain(domain: &str) -> bool {
 }
 
 impl Mobile {
+    /// `+` and at most 15 digits (E.164).
+    pub const MAX_LEN: usize = 16;
+
     pub fn parse(raw: &str) -> Result<Self, &'static str> {
         let valid = raw.strip_prefix('+').is_some_and(|digits| {
-            (2..=15).contains(&digits.len())
+            (2..Self::MAX_LEN).contains(&digits.len())
                 && digits.bytes().all(|b| b.is_ascii_digit())
                 && !digits.starts_with('0')
         });

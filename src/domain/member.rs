@@ -71,6 +71,17 @@ impl Member {
         }
     }
 
+    /// The longest value it accepts, in characters (openapi.yaml's `maxLength`); None when
+    /// it accepts one value only.
+    pub const fn max_len(self) -> Option<usize> {
+        match self {
+            Self::CustomerId => Some(CustomerId::MAX_CHARS),
+            Self::Email => Some(Email::MAX_LEN),
+            Self::Mobile => Some(Mobile::MAX_LEN),
+            Self::Status => None,
+        }
+    }
+
     /// What a value that is neither a string nor `null` is told.
     pub const fn wrong_type(self) -> &'static str {
         match self {
@@ -168,6 +179,59 @@ mod tests {
             // The tables store each member under its own name (docs/contract.md).
             assert_eq!(m.attribute(), m.name());
             assert!(!READ_ONLY.contains(&m.name()));
+        }
+    }
+
+    /// A value of exactly `len` characters each member's parser would take, if its form
+    /// allows that length.
+    fn of_length(m: Member, len: usize) -> String {
+        match m {
+            Member::CustomerId => "c".repeat(len),
+            // Labels of at most 63 characters, as a domain has them.
+            Member::Email => {
+                let mut rest = len - "a@".len() - ".com".len();
+                let mut labels = Vec::new();
+                while rest > 0 {
+                    let mut take = rest.min(63);
+                    if rest - take == 1 {
+                        take -= 1;
+                    }
+                    labels.push("b".repeat(take));
+                    rest -= take;
+                    rest = rest.saturating_sub(1);
+                }
+                format!("a@{}.com", labels.join("."))
+            }
+            Member::Mobile => format!("+1{}", "5".repeat(len - 2)),
+            Member::Status => DISCONNECTED.to_owned(),
+        }
+    }
+
+    #[test]
+    fn max_len_is_the_parsers_limit() {
+        for m in Member::ALL {
+            let Some(max) = m.max_len() else {
+                assert!(m.parse("surely-not-the-one-value").is_err(), "{m:?}");
+                continue;
+            };
+            assert!(m.parse(&of_length(*m, max)).is_ok(), "{m:?} at {max}");
+            assert!(
+                m.parse(&of_length(*m, max + 1)).is_err(),
+                "{m:?} at {}",
+                max + 1
+            );
+        }
+    }
+
+    #[test]
+    fn a_removable_members_wrong_type_says_null_is_allowed() {
+        for m in Member::ALL.iter().filter(|m| m.max_len().is_some()) {
+            assert_eq!(
+                m.wrong_type().ends_with("or null"),
+                m.removable(),
+                "{m:?}: {}",
+                m.wrong_type()
+            );
         }
     }
 

@@ -61,15 +61,30 @@ fn the_request_schema_is_the_patch_parser() {
         .keys()
         .map(|k| k.as_str().unwrap())
         .collect();
-    assert_eq!(names, BTreeSet::from(update_connection::domain::MEMBERS));
-    // Every member can make a body worth sending on its own: each has its `anyOf` branch.
-    let alone: BTreeSet<&str> = schema["anyOf"]
-        .as_sequence()
-        .unwrap()
-        .iter()
-        .map(|branch| branch["required"][0].as_str().unwrap())
-        .collect();
-    assert_eq!(alone, names);
+    let members = BTreeSet::from(update_connection::domain::MEMBERS);
+    assert_eq!(
+        names,
+        members,
+        "UpdateConnection.properties: missing {:?}, extra {:?}",
+        members.difference(&names).collect::<Vec<_>>(),
+        names.difference(&members).collect::<Vec<_>>()
+    );
+    // Every member can make a body worth sending on its own: each has its `anyOf` branch,
+    // in both request schemas.
+    for schema_name in ["UpdateConnection", "MergePatch"] {
+        let alone: BTreeSet<&str> = spec["components"]["schemas"][schema_name]["anyOf"]
+            .as_sequence()
+            .unwrap_or_else(|| panic!("{schema_name} has no anyOf"))
+            .iter()
+            .map(|branch| branch["required"][0].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            alone,
+            names,
+            "{schema_name}.anyOf: no branch for {:?}",
+            names.difference(&alone).collect::<Vec<_>>()
+        );
+    }
     // The merge-patch schema names the same members; only what `null` means differs.
     let merge = &spec["components"]["schemas"]["MergePatch"]["properties"];
     let merge_names: BTreeSet<&str> = merge
@@ -78,7 +93,12 @@ fn the_request_schema_is_the_patch_parser() {
         .keys()
         .map(|k| k.as_str().unwrap())
         .collect();
-    assert_eq!(merge_names, names);
+    assert_eq!(
+        merge_names,
+        names,
+        "MergePatch.properties: missing {:?}",
+        names.difference(&merge_names).collect::<Vec<_>>()
+    );
     for m in update_connection::domain::Member::ALL {
         assert_eq!(
             merge[m.name()]["nullable"].as_bool().unwrap_or(false),
@@ -86,6 +106,15 @@ fn the_request_schema_is_the_patch_parser() {
             "MergePatch.{}: nullable exactly when null removes it",
             m.name()
         );
+        // The length limit is the validator's, in both request schemas.
+        for (schema_name, schema) in [("UpdateConnection", props), ("MergePatch", merge)] {
+            assert_eq!(
+                schema[m.name()]["maxLength"].as_u64(),
+                m.max_len().map(|n| n as u64),
+                "{schema_name}.{}.maxLength against the parser's limit",
+                m.name()
+            );
+        }
     }
     assert_eq!(
         props["email"]["maxLength"].as_u64(),
@@ -153,7 +182,26 @@ fn the_response_schema_is_the_connection_view() {
         .keys()
         .map(String::as_str)
         .collect();
-    assert_eq!(required, members);
+    assert_eq!(
+        required,
+        members,
+        "Connection.required: missing {:?}, extra {:?}",
+        members.difference(&required).collect::<Vec<_>>(),
+        required.difference(&members).collect::<Vec<_>>()
+    );
+    // Each required member is described too.
+    let described: BTreeSet<&str> = schema["properties"]
+        .as_mapping()
+        .unwrap()
+        .keys()
+        .map(|k| k.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        described,
+        members,
+        "Connection.properties: missing {:?}",
+        members.difference(&described).collect::<Vec<_>>()
+    );
 }
 
 #[test]
