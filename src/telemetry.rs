@@ -362,8 +362,8 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_tracing_line_keeps_numbers_and_booleans_as_json_and_names_the_invocation() {
+    /// The one JSON line `log` writes while `invocation` is current.
+    fn line_of(invocation: Invocation, log: impl FnOnce()) -> serde_json::Value {
         let out = Captured::default();
         let writer = out.clone();
         let subscriber = tracing_subscriber::fmt()
@@ -373,25 +373,30 @@ mod tests {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap();
+        tracing::subscriber::with_default(subscriber, || {
+            runtime.block_on(invocation.scope(async { log() }))
+        });
+        let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        serde_json::from_str(text.trim_end()).unwrap()
+    }
+
+    #[test]
+    fn a_tracing_line_keeps_numbers_and_booleans_as_json_and_names_the_invocation() {
         let invocation = Invocation {
             request_id: "r-7".into(),
             trace_id: Some("Root=1-abc".into()),
         };
-        tracing::subscriber::with_default(subscriber, || {
-            runtime.block_on(invocation.scope(async {
-                tracing::warn!(
-                    call = "UpdateItem",
-                    attempt = -1i64,
-                    calls = 2u64,
-                    retried = true,
-                    seconds = 0.25f64,
-                    shape = ?("a", 1),
-                    "dynamodb unavailable"
-                );
-            }))
+        let v = line_of(invocation, || {
+            tracing::warn!(
+                call = "UpdateItem",
+                attempt = -1i64,
+                calls = 2u64,
+                retried = true,
+                seconds = 0.25f64,
+                shape = ?("a", 1),
+                "dynamodb unavailable"
+            );
         });
-        let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
-        let v: serde_json::Value = serde_json::from_str(text.trim_end()).unwrap();
         assert_eq!(v["level"], "WARN");
         assert_eq!(v["message"], "dynamodb unavailable");
         assert_eq!(v["call"], "UpdateItem");
@@ -410,26 +415,11 @@ mod tests {
 
     #[test]
     fn an_untraced_invocation_still_names_its_request_id() {
-        let out = Captured::default();
-        let writer = out.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .event_format(InvocationJson)
-            .with_writer(move || writer.clone())
-            .finish();
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap();
         let invocation = Invocation {
             request_id: "r-untraced".into(),
             trace_id: None,
         };
-        tracing::subscriber::with_default(subscriber, || {
-            runtime.block_on(invocation.scope(async {
-                tracing::warn!("dynamodb unavailable");
-            }))
-        });
-        let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
-        let v: serde_json::Value = serde_json::from_str(text.trim_end()).unwrap();
+        let v = line_of(invocation, || tracing::warn!("dynamodb unavailable"));
         assert_eq!(v["request_id"], "r-untraced", "{v}");
         assert!(v.get("trace_id").is_none(), "{v}");
     }

@@ -144,22 +144,28 @@ impl KeyRef {
         if let Some(digest) = &self.sha256 {
             return Ok(digest.to_ascii_lowercase());
         }
-        let (input, source) = match &self.secret_file {
-            Some(path) => {
-                let input = std::fs::read_to_string(path)
-                    .map_err(|e| format!("cannot read --secret-file {}: {e}", path.display()))?;
-                (input, format!("--secret-file {}", path.display()))
-            }
-            None => {
-                let mut input = String::new();
-                std::io::stdin()
-                    .read_to_string(&mut input)
-                    .map_err(|e| format!("cannot read standard input: {e}"))?;
-                (input, "standard input".to_owned())
-            }
-        };
+        let (input, source) = file_or_stdin("--secret-file", self.secret_file.as_deref())?;
         let secret = api_key_from(&input).map_err(|e| format!("{source}: {e}"))?;
         Ok(sha256_hex(secret))
+    }
+}
+
+/// What secrets and personal data come in by: the file `flag` names, else standard input;
+/// with the source's name for errors.
+fn file_or_stdin(flag: &str, path: Option<&std::path::Path>) -> Result<(String, String), BoxError> {
+    match path {
+        Some(path) => Ok((
+            std::fs::read_to_string(path)
+                .map_err(|e| format!("cannot read {flag} {}: {e}", path.display()))?,
+            format!("{flag} {}", path.display()),
+        )),
+        None => {
+            let mut input = String::new();
+            std::io::stdin()
+                .read_to_string(&mut input)
+                .map_err(|e| format!("cannot read standard input: {e}"))?;
+            Ok((input, "standard input".to_owned()))
+        }
     }
 }
 
@@ -195,20 +201,7 @@ struct Details {
 
 impl DetailsSource {
     fn read(&self) -> Result<Details, BoxError> {
-        let (input, source) = match &self.details_file {
-            Some(path) => (
-                std::fs::read_to_string(path)
-                    .map_err(|e| format!("cannot read --details-file {}: {e}", path.display()))?,
-                format!("--details-file {}", path.display()),
-            ),
-            None => {
-                let mut input = String::new();
-                std::io::stdin()
-                    .read_to_string(&mut input)
-                    .map_err(|e| format!("cannot read standard input: {e}"))?;
-                (input, "standard input".to_owned())
-            }
-        };
+        let (input, source) = file_or_stdin("--details-file", self.details_file.as_deref())?;
         Ok(parse_details(&input).map_err(|e| format!("{source}: {e}"))?)
     }
 }

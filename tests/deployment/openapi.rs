@@ -13,6 +13,15 @@ pub fn spec() -> Value {
         .expect("valid YAML")
 }
 
+/// A YAML mapping's keys, as strings.
+fn keys(v: &Value) -> BTreeSet<&str> {
+    v.as_mapping()
+        .unwrap_or_else(|| panic!("not a mapping: {v:?}"))
+        .keys()
+        .map(|k| k.as_str().unwrap())
+        .collect()
+}
+
 fn operation(spec: &Value) -> &Value {
     &spec["paths"]["/connections/{connection_id}"]["patch"]
 }
@@ -55,12 +64,7 @@ fn the_request_schema_is_the_patch_parser() {
     let schema = &spec["components"]["schemas"]["UpdateConnection"];
     assert_eq!(schema["additionalProperties"], Value::Bool(false));
     let props = &schema["properties"];
-    let names: BTreeSet<&str> = props
-        .as_mapping()
-        .unwrap()
-        .keys()
-        .map(|k| k.as_str().unwrap())
-        .collect();
+    let names: BTreeSet<&str> = keys(&props);
     let members = BTreeSet::from(update_connection::domain::MEMBERS);
     assert_eq!(
         names,
@@ -87,12 +91,7 @@ fn the_request_schema_is_the_patch_parser() {
     }
     // The merge-patch schema names the same members; only what `null` means differs.
     let merge = &spec["components"]["schemas"]["MergePatch"]["properties"];
-    let merge_names: BTreeSet<&str> = merge
-        .as_mapping()
-        .unwrap()
-        .keys()
-        .map(|k| k.as_str().unwrap())
-        .collect();
+    let merge_names: BTreeSet<&str> = keys(&merge);
     assert_eq!(
         merge_names,
         names,
@@ -141,12 +140,7 @@ fn the_request_schema_is_the_patch_parser() {
     ] {
         assert_eq!(Mobile::parse(sample).is_ok(), ok, "{sample}");
     }
-    let media: BTreeSet<&str> = operation(&spec)["requestBody"]["content"]
-        .as_mapping()
-        .unwrap()
-        .keys()
-        .map(|k| k.as_str().unwrap())
-        .collect();
+    let media: BTreeSet<&str> = keys(&operation(&spec)["requestBody"]["content"]);
     assert_eq!(
         media,
         BTreeSet::from(["application/json", "application/merge-patch+json"])
@@ -190,12 +184,7 @@ fn the_response_schema_is_the_connection_view() {
         required.difference(&members).collect::<Vec<_>>()
     );
     // Each required member is described too.
-    let described: BTreeSet<&str> = schema["properties"]
-        .as_mapping()
-        .unwrap()
-        .keys()
-        .map(|k| k.as_str().unwrap())
-        .collect();
+    let described: BTreeSet<&str> = keys(&schema["properties"]);
     assert_eq!(
         described,
         members,
