@@ -64,7 +64,7 @@ fn the_request_schema_is_the_patch_parser() {
     let schema = &spec["components"]["schemas"]["UpdateConnection"];
     assert_eq!(schema["additionalProperties"], Value::Bool(false));
     let props = &schema["properties"];
-    let names: BTreeSet<&str> = keys(&props);
+    let names: BTreeSet<&str> = keys(props);
     let members = BTreeSet::from(update_connection::domain::MEMBERS);
     assert_eq!(
         names,
@@ -91,7 +91,7 @@ fn the_request_schema_is_the_patch_parser() {
     }
     // The merge-patch schema names the same members; only what `null` means differs.
     let merge = &spec["components"]["schemas"]["MergePatch"]["properties"];
-    let merge_names: BTreeSet<&str> = keys(&merge);
+    let merge_names: BTreeSet<&str> = keys(merge);
     assert_eq!(
         merge_names,
         names,
