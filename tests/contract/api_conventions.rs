@@ -303,3 +303,23 @@ async fn a_reused_key_with_any_member_changed_is_another_request() {
         }
     }
 }
+
+/// A keyed request refused for another rule is told that rule, whatever other keys the
+/// connection remembers: only its own key's record can make it a replay or a reuse.
+#[tokio::test]
+async fn another_keys_record_never_explains_a_refusal() {
+    let f = Fixture::new().await;
+    let body = json!({"email": "remembered@example.com"});
+    assert_eq!(f.send(keyed(ACTIVE, &body, "k-first")).await.status, 200);
+    let other = json!({"email": "second@example.com"});
+    let stale = with_header(keyed(ACTIVE, &other, "k-second"), "if-match", Some("\"1\""));
+    f.refused(stale, 412, "precondition-failed").await;
+    let wrong_token = with_header(
+        keyed(ACTIVE, &other, "k-second"),
+        "authorization",
+        Some("Bearer nope"),
+    );
+    f.refused(wrong_token, 401, "invalid-token").await;
+    // The refused key left no record: it writes now.
+    assert_eq!(f.send(keyed(ACTIVE, &other, "k-second")).await.status, 200);
+}
