@@ -17,29 +17,37 @@ import json
 import os
 import secrets
 import time
+import uuid
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-# Each AWS call: 5 s to connect, 15 s to answer (the function's own timeout is 10 s), at most
-# 3 attempts; all of it inside the hook's Lambda timeout (template.yaml).
+# Each AWS call: 5 s to connect, 15 s to answer, at most 3 attempts; all of it inside the
+# hook's Lambda timeout (template.yaml).
 CONFIG = Config(connect_timeout=5, read_timeout=15, retries={"max_attempts": 3, "mode": "standard"})
+# An invoke is a write: never sent twice by botocore (a timed-out write retried would meet
+# its own new version and fail the deployment for nothing); 30 s covers a cold start (10 s
+# of init) and the function's own 10 s timeout.
+INVOKE_CONFIG = Config(connect_timeout=5, read_timeout=30, retries={"max_attempts": 1, "mode": "standard"})
 # IAM names the new version in the hook's policy seconds before CodeDeploy calls the hook:
 # a denial is retried until the policy has propagated, for at most this long.
 DENIAL_RETRY_SECONDS = float(os.environ.get("DENIAL_RETRY_SECONDS", "90"))
 # Kept back for telling CodeDeploy, whatever happened before: no call starts with less
-# than this plus one call's worst case (3 attempts of 5 + 15 s) left.
+# than this plus one call's worst case (3 attempts of 5 + 15 s, and backoff) left.
 REPORT_RESERVE_MS = 30_000
-CALL_WORST_MS = 60_000
+CALL_WORST_MS = 70_000
 REPORT_ATTEMPTS = 5
+# One report: 2 s to connect, 3 s to answer, botocore's own 2 attempts.
+REPORT_CONFIG = Config(connect_timeout=2, read_timeout=3, retries={"max_attempts": 2, "mode": "standard"})
+REPORT_WORST_MS = 12_000
 
-# What a write of the email alone must leave as it was: the caller's view and the
-# connection's ownership and credentials.
-UNCHANGED = (
-    "connection_id", "client_id", "customer_id", "retailer_id", "status", "mobile",
-    "token_sha256", "token_scopes", "token_expires_at", "created_at", "disconnected_at",
-)
+# What a write of the email may change besides the email: its bookkeeping (the version,
+# the time, the retry guard's request ids). Everything else must stay as it was.
+WRITE_BOOKKEEPING = ("version", "updated_at", "last_request_id")
+WRITE_BOOKKEEPING_PREFIXES = ("previous_request_id_",)
+# A connection no canary owns: the canary's key must get 404 there, as for any other client.
+NOT_A_CANARY = "7ZZZZZZZZZZZZZZZZZZZZZZZZZ"
 
 
 class CheckFailed(Exception):
@@ -64,7 +72,7 @@ class Hook:
         self.connected = env["CANARY_CONNECTED_ID"]
         self.disconnected = env["CANARY_DISCONNECTED_ID"]
         self.checks = json.loads(env["PRE_TRAFFIC_CHECKS"])
-        self.lambda_client = boto3.client("lambda", config=CONFIG)
+        self.lambda_client = boto3.client("lambda", config=INVOKE_CONFIG)
         self.dynamodb = boto3.client("dynamodb", config=CONFIG)
         self.secrets = boto3.client("secretsmanager", config=CONFIG)
 
@@ -91,7 +99,16 @@ class Hook:
                 delay = min(delay * 2, 10.0)
 
     def credentials(self):
-        secret = self.call("secretsmanager:GetSecretValue", self.secrets.get_secret_value, SecretId=self.secret_arn)
+        unset = CheckFailed(
+            "the canary secret is not set: run connections-admin create-canary and store "
+            "its output in the secret (docs/deploy.md)"
+        )
+        try:
+            secret = self.call("secretsmanager:GetSecretValue", self.secrets.get_secret_value, SecretId=self.secret_arn)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+                raise unset from None
+            raise
         try:
             value = json.loads(secret["SecretString"])
             return {
@@ -99,10 +116,7 @@ class Hook:
                 self.disconnected: (value["api_key"], value["disconnected_token"]),
             }
         except (KeyError, TypeError, ValueError):
-            raise CheckFailed(
-                "the canary secret is not set: run connections-admin create-canary and store "
-                "its output in the secret (docs/deploy.md)"
-            ) from None
+            raise unset from None
 
     def item(self, connection_id):
         answer = self.call(
@@ -141,28 +155,58 @@ class Hook:
         expect(got == want, "%s: answered %s, expected %s" % (name, got, want))
 
     def patch(self, connection_id, credentials, body, if_match=None):
+        """The event API Gateway's REST API sends: both header maps in the client's casing,
+        the body base64-encoded (BinaryMediaTypes */*), a request context."""
         api_key, token = credentials
         headers = {
-            "content-type": "application/json",
-            "x-api-key": api_key,
-            "authorization": "Bearer " + token,
+            "Content-Type": "application/json",
+            "X-Api-Key": api_key,
+            "Authorization": "Bearer " + token,
+            "Host": "canary.execute-api.invalid",
         }
         if if_match is not None:
-            headers["if-match"] = if_match
+            headers["If-Match"] = if_match
         return {
-            "httpMethod": "PATCH",
+            "resource": "/connections/{connection_id}",
             "path": "/connections/" + connection_id,
-            "pathParameters": {"connection_id": connection_id},
+            "httpMethod": "PATCH",
             "headers": headers,
-            "body": json.dumps(body),
+            "multiValueHeaders": {name: [value] for name, value in headers.items()},
+            "queryStringParameters": None,
+            "multiValueQueryStringParameters": None,
+            "pathParameters": {"connection_id": connection_id},
+            "stageVariables": None,
+            "requestContext": {
+                "resourcePath": "/connections/{connection_id}",
+                "httpMethod": "PATCH",
+                "path": "/canary/connections/" + connection_id,
+                "stage": "canary",
+                "requestId": str(uuid.uuid4()),
+                "identity": {"sourceIp": "192.0.2.1"},
+            },
+            "body": base64.b64encode(json.dumps(body).encode()).decode(),
+            "isBase64Encoded": True,
         }
 
+    @staticmethod
+    def new_email():
+        """A fresh email whose body's base64 holds both `+` and `/` (the two characters a
+        wrong base64 alphabet reads differently)."""
+        for _ in range(100):
+            email = "canary-%s~?~?~?@example.com" % secrets.token_hex(6)
+            encoded = base64.b64encode(json.dumps({"email": email}).encode())
+            if b"+" in encoded and b"/" in encoded:
+                return email
+        return email
+
     def write_and_refusals(self):
-        """The canary write through the new version, then the refusals of stored rules."""
+        """The canary write through the new version, then refusals, each leaving both
+        canary items exactly as they were."""
         credentials = self.credentials()
         before = self.item(self.connected)
+        gone_before = self.item(self.disconnected)
         version = int(before["version"]["N"])
-        email = "canary-%s@example.com" % secrets.token_hex(6)
+        email = self.new_email()
         event = self.patch(self.connected, credentials[self.connected], {"email": email}, '"%d"' % version)
         status, headers, body = self.invoke(event)
         expect(status == 200, "canary write: answered %s, expected 200" % status)
@@ -174,17 +218,28 @@ class Hook:
         after = self.item(self.connected)
         expect(after.get("version") == {"N": str(version + 1)}, "canary write: the stored version did not go up by one")
         expect(after.get("email") == {"S": email}, "canary write: the stored email is not the one sent")
-        changed = [name for name in UNCHANGED if before.get(name) != after.get(name)]
+        changed = sorted(
+            name for name in set(before) | set(after)
+            if before.get(name) != after.get(name) and name != "email"
+            and name not in WRITE_BOOKKEEPING and not name.startswith(WRITE_BOOKKEEPING_PREFIXES)
+        )
         expect(not changed, "canary write: it also changed %s" % ", ".join(changed))
+        expect(self.item(self.disconnected) == gone_before, "canary write: the disconnected canary changed")
 
-        stale = self.patch(self.connected, credentials[self.connected], {"email": "stale-" + email}, '"%d"' % version)
-        self.refused("stale If-Match", stale, 412, "precondition-failed")
-        expect(self.item(self.connected) == after, "stale If-Match: the stored connection changed")
-
-        gone_before = self.item(self.disconnected)
-        gone = self.patch(self.disconnected, credentials[self.disconnected], {"email": email})
-        self.refused("disconnected connection", gone, 409, "connection-disconnected")
-        expect(self.item(self.disconnected) == gone_before, "disconnected connection: the stored connection changed")
+        api_key, token = credentials[self.connected]
+        _, gone_token = credentials[self.disconnected]
+        refusals = [
+            ("stale If-Match", self.patch(self.connected, credentials[self.connected], {"email": "stale-" + email}, '"%d"' % version), 412, "precondition-failed"),
+            ("disconnected connection", self.patch(self.disconnected, credentials[self.disconnected], {"email": email}), 409, "connection-disconnected"),
+            ("the canary's key with a wrong token", self.patch(self.connected, (api_key, "uc_tok_not-the-canarys"), {"email": email}), 401, "invalid-token"),
+            ("one canary's token on the other", self.patch(self.disconnected, (api_key, token), {"email": email}), 401, "invalid-token"),
+            ("the disconnected canary's token on the active one", self.patch(self.connected, (api_key, gone_token), {"email": email}), 401, "invalid-token"),
+            ("the canary's key on a connection it does not own", self.patch(NOT_A_CANARY, (api_key, token), {"email": email}), 404, "not-found"),
+        ]
+        for name, event, status, code in refusals:
+            self.refused(name, event, status, code)
+            expect(self.item(self.connected) == after and self.item(self.disconnected) == gone_before,
+                   "%s: a stored canary changed" % name)
 
     def run(self):
         """The names of the checks that failed (empty: the version does its job)."""
@@ -204,8 +259,11 @@ class Hook:
 
 def report(event, status, context):
     """Tells CodeDeploy, retrying; raises when it cannot, so that Lambda retries the hook."""
-    codedeploy = boto3.client("codedeploy", config=CONFIG)
+    codedeploy = boto3.client("codedeploy", config=REPORT_CONFIG)
     for attempt in range(1, REPORT_ATTEMPTS + 1):
+        left = context.get_remaining_time_in_millis() if context else 900_000
+        if left < REPORT_WORST_MS:
+            raise TimeoutError("no time left to report %s to CodeDeploy" % status)
         try:
             codedeploy.put_lifecycle_event_hook_execution_status(
                 deploymentId=event["DeploymentId"],
@@ -217,8 +275,7 @@ def report(event, status, context):
         except Exception as error:  # noqa: BLE001 - every failure to report is retried
             log(message="could not report to CodeDeploy", status=status, attempt=attempt,
                 error=type(error).__name__)
-            left = context.get_remaining_time_in_millis() if context else 900_000
-            if attempt == REPORT_ATTEMPTS or left < 10_000:
+            if attempt == REPORT_ATTEMPTS:
                 raise
             time.sleep(min(2 ** attempt, 10))
 
