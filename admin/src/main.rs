@@ -286,7 +286,37 @@ fn describe(e: &(dyn std::error::Error + 'static)) -> String {
         text.push_str(&format!(": {s}"));
         source = s.source();
     }
-    text
+    without_service_messages(&text)
+}
+
+/// DynamoDB's error messages can quote what was sent ("Input collection [a@b.c, …]
+/// contains duplicates"): the code and request id stay, the message does not.
+fn without_service_messages(text: &str) -> String {
+    const START: &str = "message: \"";
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(START) {
+        out.push_str(&rest[..at]);
+        out.push_str("message: <not shown: it may quote the values sent>");
+        let after = &rest[at + START.len()..];
+        // The message ends at the first unescaped quote.
+        let mut end = after.len();
+        let mut escaped = false;
+        for (i, c) in after.char_indices() {
+            match (escaped, c) {
+                (true, _) => escaped = false,
+                (false, '\\') => escaped = true,
+                (false, '"') => {
+                    end = i + 1;
+                    break;
+                }
+                (false, _) => {}
+            }
+        }
+        rest = &after[end..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// The client, and the endpoint it calls.
@@ -375,6 +405,13 @@ async fn run(cli: Cli, client: &Client, endpoint: &Endpoint) -> Result<(), BoxEr
             );
         }
         Command::CreateKey { client: owner } => {
+            if owner == update_connection::schema::canary::CLIENT_ID {
+                return Err(format!(
+                    "{owner} is the pre-traffic canary's client: its key comes from create-canary, \
+                     and it owns nothing but the two canary connections"
+                )
+                .into());
+            }
             let key = operations::create_key(client, &api_keys()?, &owner).await?;
             println!("client_id:  {}", key.client_id);
             println!("key_sha256: {}", sha256_hex(&key.secret));
@@ -382,7 +419,14 @@ async fn run(cli: Cli, client: &Client, endpoint: &Endpoint) -> Result<(), BoxEr
         }
         Command::CreateCanary { out } => {
             let mut file = new_private_file(&out)?;
-            let canary = operations::create_canary(client, &connections()?, &api_keys()?).await?;
+            let made = match (connections(), api_keys()) {
+                (Ok(c), Ok(k)) => operations::create_canary(client, &c, &k).await,
+                (Err(e), _) | (_, Err(e)) => Err(e.into()),
+            };
+            // On failure nothing was written to the file: an empty one would block the next run.
+            let canary = made.inspect_err(|_| {
+                let _ = std::fs::remove_file(&out);
+            })?;
             std::io::Write::write_all(&mut file, canary.secret_json().as_bytes())
                 .map_err(|e| format!("cannot write {}: {e}", out.display()))?;
             println!("key_sha256: {}", sha256_hex(&canary.api_key));
@@ -482,6 +526,17 @@ mod tests {
     use clap::CommandFactory;
 
     use super::*;
+
+    #[test]
+    fn dynamodb_messages_are_not_shown_but_codes_are() {
+        let text = r#"service error: unhandled error (ValidationException): Error { code: "ValidationException", message: "Input collection [jane@private.example, \"x\"] contains duplicates", aws_request_id: "r-1" }"#;
+        let shown = without_service_messages(text);
+        assert!(!shown.contains("jane@private.example"), "{shown}");
+        assert!(
+            shown.contains("ValidationException") && shown.contains("r-1"),
+            "{shown}"
+        );
+    }
 
     #[test]
     fn every_flag_has_help() {

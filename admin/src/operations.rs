@@ -55,8 +55,8 @@ impl Canary {
     }
 }
 
-/// Makes a new canary API key and (re)writes both canary connections with new tokens, so
-/// that earlier canary tokens stop working at once. The earlier canary key stays active
+/// (Re)writes both canary connections with new tokens, so that earlier canary tokens stop
+/// working at once, then makes a new canary API key. The earlier canary key stays active
 /// until revoked (docs/deploy.md: rotation).
 pub async fn create_canary(
     client: &Client,
@@ -64,7 +64,6 @@ pub async fn create_canary(
     api_keys_table: &str,
 ) -> Result<Canary, BoxError> {
     use update_connection::schema::canary;
-    let key = create_key(client, api_keys_table, canary::CLIENT_ID).await?;
     let connection = |id: &str, status: &str| -> Result<ConnectionSeed, BoxError> {
         Ok(ConnectionSeed {
             connection_id: id.to_owned(),
@@ -86,6 +85,8 @@ pub async fn create_canary(
     )?;
     put_connection(client, connections_table, &connected).await?;
     put_connection(client, connections_table, &disconnected).await?;
+    // The key last: a run that fails before it leaves no key that nothing uses.
+    let key = create_key(client, api_keys_table, canary::CLIENT_ID).await?;
     Ok(Canary {
         api_key: key.secret,
         connected_token: connected.token,

@@ -819,3 +819,27 @@ async fn create_canary_writes_its_secret_to_a_private_new_file_and_prints_none_o
     assert_eq!(std::fs::read_to_string(&file).unwrap(), before);
     std::fs::remove_file(&file).unwrap();
 }
+
+/// The canary's client is create-canary's alone, and a failed create-canary leaves no file.
+#[tokio::test]
+async fn the_canary_client_is_reserved_and_a_failed_create_canary_leaves_no_file() {
+    let f = Fixture::new().await;
+    let err = admin_fails(&f, &["create-key", "--client", "pre-traffic-canary"], "");
+    assert!(err.contains("create-canary"), "{err}");
+    let dir = std::env::temp_dir().join(format!(
+        "canary-fail-{}-{}",
+        std::process::id(),
+        f.connections
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("canary.json");
+    let _ = std::fs::remove_file(&file);
+    let out = run(
+        ("no-such-connections-table", &f.api_keys),
+        &[],
+        &["create-canary", "--out", file.to_str().unwrap()],
+        "",
+    );
+    assert!(!out.status.success());
+    assert!(!file.exists(), "an empty secret file was left behind");
+}
