@@ -4,7 +4,7 @@ use lambda_http::lambda_runtime::{self, LambdaEvent, service_fn};
 use serde_json::value::RawValue;
 use update_connection::{App, Config, Event, config, telemetry};
 
-// mimalloc: the SDK allocates a lot per call; measured 14% less CPU on the request path
+// mimalloc: the SDK allocates a lot per call; less CPU on the request path
 // than glibc's malloc (BENCHMARKS.md).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;

@@ -13,4 +13,5 @@ mod gateway_responses;
 mod members;
 mod openapi;
 mod samconfig;
+mod scripts;
 mod template;

@@ -63,3 +63,52 @@ fn docs_contract_describes_every_member() {
         );
     }
 }
+
+/// docs/contract.md's "Status and code" table is the catalogue: every code the function
+/// answers with (`ProblemCode::ALL`) and every code of the edge (`EDGE_PROBLEMS`), each at
+/// its status, and nothing else.
+#[test]
+fn docs_contract_lists_every_problem_code_at_its_status() {
+    use std::collections::BTreeSet;
+    use update_connection::http::ProblemCode;
+    use update_connection::http::problem::EDGE_PROBLEMS;
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/contract.md");
+    let doc = std::fs::read_to_string(path).expect("docs/contract.md");
+    let table = doc
+        .split_once("### Status and code")
+        .map(|(_, rest)| rest)
+        .expect("a Status and code section");
+    let mut listed = BTreeSet::new();
+    for line in table.lines().skip_while(|l| !l.starts_with('|')) {
+        if !line.starts_with('|') {
+            break;
+        }
+        let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+        let Ok(status) = cells[1].parse::<u16>() else {
+            continue; // the header and its rule
+        };
+        for code in cells[2].split(',') {
+            listed.insert((
+                status,
+                code.trim().trim_matches('`').to_owned(),
+                cells[3].to_owned(),
+            ));
+        }
+    }
+    let mut expected: BTreeSet<(u16, String, String)> = ProblemCode::ALL
+        .iter()
+        .map(|c| (c.status(), c.as_str().to_owned(), "contract".to_owned()))
+        .collect();
+    expected.extend(
+        EDGE_PROBLEMS
+            .iter()
+            .map(|e| (e.status, e.code.to_owned(), "edge".to_owned())),
+    );
+    assert_eq!(
+        listed,
+        expected,
+        "docs/contract.md's table: missing {:?}, not a code of the function or the edge {:?}",
+        expected.difference(&listed).collect::<Vec<_>>(),
+        listed.difference(&expected).collect::<Vec<_>>()
+    );
+}
