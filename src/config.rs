@@ -214,4 +214,65 @@ mod tests {
         assert!(err.to_string().contains("API_KEY_CACHE_TTL_SECONDS"));
         assert!(at("86400").is_err());
     }
+
+    /// Each variable alone moves the one setting it names, as the function's init reads
+    /// them: with `AWS_ENDPOINT_URL` or `AWS_ENDPOINT_URL_DYNAMODB` and no credentials
+    /// (DynamoDB Local, sam local), placeholder credentials instead of every request failing;
+    /// with `SSL_CERT_FILE` or `SSL_CERT_DIR`, the system's roots too (a TLS proxy). The
+    /// mutation run of 2026-12-06: `from_lookup` returning the defaults, or requiring both
+    /// variables of a pair (`||` as `&&`), passed every other test.
+    #[test]
+    fn each_dynamodb_variable_alone_sets_its_setting() {
+        let settings = |extra: &'static str| {
+            Config::from_lookup(move |name| match name {
+                "CONNECTIONS_TABLE" => Some("c".into()),
+                "API_KEYS_TABLE" => Some("k".into()),
+                _ if name == extra => Some("x".into()),
+                _ => None,
+            })
+            .unwrap()
+            .dynamodb
+        };
+        let none = DynamoDbSettings::default();
+        assert_eq!(settings("NOTHING"), none);
+        for (variable, expected) in [
+            (
+                "AWS_ACCESS_KEY_ID",
+                DynamoDbSettings {
+                    env_credentials: true,
+                    ..none
+                },
+            ),
+            (
+                "AWS_ENDPOINT_URL_DYNAMODB",
+                DynamoDbSettings {
+                    endpoint_override: true,
+                    ..none
+                },
+            ),
+            (
+                "AWS_ENDPOINT_URL",
+                DynamoDbSettings {
+                    endpoint_override: true,
+                    ..none
+                },
+            ),
+            (
+                "SSL_CERT_FILE",
+                DynamoDbSettings {
+                    custom_roots: true,
+                    ..none
+                },
+            ),
+            (
+                "SSL_CERT_DIR",
+                DynamoDbSettings {
+                    custom_roots: true,
+                    ..none
+                },
+            ),
+        ] {
+            assert_eq!(settings(variable), expected, "{variable}");
+        }
+    }
 }

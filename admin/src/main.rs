@@ -554,4 +554,34 @@ mod tests {
         }
         assert!(missing.is_empty(), "flags without help: {missing:?}");
     }
+
+    /// What the CLI prints on stderr around a DynamoDB message: everything but the message,
+    /// up to the character, the message's closing quote included in what is cut. The
+    /// mutation run of 2026-12-06: ending the cut one character early (`i - 1`, which
+    /// showed the message's last character) or at the quote (`i * 1`) passed every test.
+    #[test]
+    fn a_service_message_is_cut_from_its_opening_to_its_closing_quote() {
+        let cut = "message: <not shown: it may quote the values sent>";
+        for message in [
+            r#""Input collection [jane@private.example, \"x\"] contains duplicates""#,
+            r#""ends with a backslash \\""#,
+            r#""""#,
+        ] {
+            let text = format!(
+                r#"unhandled error (ValidationException): Error {{ code: "ValidationException", message: {message}, aws_request_id: "r-1" }}"#
+            );
+            assert_eq!(
+                without_service_messages(&text),
+                format!(
+                    r#"unhandled error (ValidationException): Error {{ code: "ValidationException", {cut}, aws_request_id: "r-1" }}"#
+                ),
+                "message {message}"
+            );
+        }
+        // Every message in the text, each cut alike.
+        assert_eq!(
+            without_service_messages(r#"a message: "x" b message: "y\"" c"#),
+            format!("a {cut} b {cut} c")
+        );
+    }
 }

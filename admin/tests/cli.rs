@@ -843,3 +843,98 @@ async fn the_canary_client_is_reserved_and_a_failed_create_canary_leaves_no_file
     assert!(!out.status.success());
     assert!(!file.exists(), "an empty secret file was left behind");
 }
+
+/// `dump` prints every stored connection, one JSON object a line, as the table holds it:
+/// strings as strings, numbers as numbers, string sets as arrays; every attribute but the
+/// token's digest. The mutation run of 2026-12-06: `dump` printing nothing, quoting a type
+/// as Rust's debug text, or printing the digest passed every test (nothing ran `dump`).
+#[tokio::test]
+async fn dump_prints_every_connection_as_stored_without_its_token_digest() {
+    let f = Fixture::new().await;
+    let mut expected: Vec<serde_json::Value> = Vec::new();
+    for item in f.snapshot().await {
+        assert!(item.contains_key("token_sha256"), "{item:?}");
+        let mut object = serde_json::Map::new();
+        for (name, value) in item {
+            let value = match value {
+                _ if name == "token_sha256" => continue,
+                AttributeValue::S(s) => serde_json::json!(s),
+                AttributeValue::N(n) => serde_json::json!(n.parse::<u64>().unwrap()),
+                AttributeValue::Ss(mut ss) => {
+                    ss.sort();
+                    serde_json::json!(ss)
+                }
+                other => panic!("the demo data holds {name}: {other:?}"),
+            };
+            object.insert(name, value);
+        }
+        expected.push(object.into());
+    }
+    let kinds = |objects: &[serde_json::Value]| {
+        let all: Vec<&serde_json::Value> = objects
+            .iter()
+            .flat_map(|o| o.as_object().unwrap().values())
+            .collect();
+        (
+            all.iter().any(|v| v.is_string()),
+            all.iter().any(|v| v.is_u64()),
+            all.iter().any(|v| v.is_array()),
+        )
+    };
+    assert_eq!(
+        kinds(&expected),
+        (true, true, true),
+        "the demo data holds every kind dump prints"
+    );
+
+    let out = admin(&f, &["dump"]);
+    let mut dumped: Vec<serde_json::Value> = out
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+        .collect();
+    for object in &mut dumped {
+        for value in object.as_object_mut().unwrap().values_mut() {
+            if let Some(array) = value.as_array_mut() {
+                array.sort_by(|a, b| a.as_str().cmp(&b.as_str()));
+            }
+        }
+    }
+    let id = |o: &serde_json::Value| o["connection_id"].as_str().map(str::to_owned);
+    dumped.sort_by_key(id);
+    expected.sort_by_key(id);
+    assert_eq!(dumped, expected, "{out}");
+}
+
+/// `create-connection --scopes` stores the scopes it was given, each trimmed; without it,
+/// `connections:write`. The mutation run of 2026-12-06: keeping only the empty entries
+/// (`filter(|s| s.is_empty())`), which stored `connections:write` whatever was asked,
+/// passed every test.
+#[tokio::test]
+async fn create_connection_stores_the_scopes_it_was_given() {
+    let f = Fixture::new().await;
+    let scopes = |id: &str, item: &Option<Item>| {
+        let mut scopes = item
+            .as_ref()
+            .and_then(|i| i.get("token_scopes"))
+            .and_then(|v| v.as_ss().ok())
+            .cloned()
+            .unwrap_or_else(|| panic!("{id}: no string set token_scopes in {item:?}"));
+        scopes.sort();
+        scopes
+    };
+    for (extra, want) in [
+        (
+            &["--scopes", "connections:read, connections:write"][..],
+            &["connections:read", "connections:write"][..],
+        ),
+        (
+            &["--scopes", "connections:read"][..],
+            &["connections:read"][..],
+        ),
+        (&[][..], &["connections:write"][..]),
+    ] {
+        let Created { id, .. } = create_connection(&f, "scoped-client", "scoped-customer", extra);
+        assert_eq!(scopes(&id, &f.item(&id).await), want, "{extra:?}");
+        admin(&f, &["delete-connection", "--id", &id]);
+    }
+}

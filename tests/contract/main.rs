@@ -17,5 +17,6 @@ mod dynamodb_errors;
 mod event_sources;
 mod events_replay;
 mod faults;
+mod mutation_gaps;
 mod own_malformed_items;
 mod round_trips;
