@@ -4,9 +4,6 @@
 //! wrongly without crashing; it retries a denial and a failed report, and always reports
 //! or fails loudly. AWS's own APIs are stood in for by hook_harness.py.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
-
 use serde_json::{Value, json};
 use update_connection::schema::canary;
 
@@ -64,27 +61,8 @@ impl Stack {
         for (k, v) in spec.as_object().unwrap() {
             input[k] = v.clone();
         }
-        let python = crate::venv::python();
-        let mut child = Command::new(python)
-            .arg(format!("{ROOT}/tests/binaries/hook_harness.py"))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("{python}: {e} (scripts/test installs .venv)"));
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.to_string().as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
-        assert!(
-            out.status.success(),
-            "hook_harness.py: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let result: Value = serde_json::from_slice(&out.stdout).expect("the harness prints JSON");
+        let result =
+            crate::venv::run_json("tests/binaries/hook_harness.py", &[], &input.to_string());
         // Whatever happened, the hook's lines hold no credential.
         let logged = result["stdout"].as_str().unwrap();
         let secret: Value = serde_json::from_str(&self.secret).unwrap();

@@ -8,8 +8,7 @@
 //! No DynamoDB and no AWS: the one database call is answered in process.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use serde_json::{Value as Json, json};
 use update_connection::http::ProblemCode;
@@ -34,29 +33,8 @@ const VERSION_ALARMS: [&str; 4] = [
 
 /// Runs template_tool.py with SAM's translator from .venv (scripts/test installs it).
 fn tool(args: &[&str], stdin: Option<&Json>) -> Json {
-    let python = crate::venv::python();
-    let mut child = Command::new(python)
-        .arg(format!("{ROOT}/tests/deployment/template_tool.py"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{python}: {e} (scripts/test installs .venv)"));
     let input = stdin.map(Json::to_string).unwrap_or_default();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "template_tool.py {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("template_tool.py prints JSON")
+    crate::venv::run_json("tests/deployment/template_tool.py", args, &input)
 }
 
 /// The deployed template of one set of parameters, with CloudFormation's conditions and
