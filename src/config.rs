@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use tracing::Level;
 
+use crate::domain::BookkeepingFormat;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     pub connections_table: String,
@@ -16,6 +18,10 @@ pub struct Config {
     /// `REQUIRE_IF_MATCH` (default false): a write without an entity tag in If-Match is
     /// answered 428 `precondition-required`.
     pub require_if_match: bool,
+    /// `BOOKKEEPING_FORMAT` (`compact`, the default, or `legacy`): the form a write leaves
+    /// the item's retry bookkeeping in. Both are always read; docs/deploy.md says when
+    /// `legacy` is needed.
+    pub bookkeeping: BookkeepingFormat,
     /// The metrics' `FunctionName` dimension (`AWS_LAMBDA_FUNCTION_NAME`).
     pub function_name: String,
     /// The metrics' `Version` dimension (`AWS_LAMBDA_FUNCTION_VERSION`: the published
@@ -88,6 +94,7 @@ impl Config {
             api_key_cache_ttl: DEFAULT_API_KEY_CACHE_TTL,
             warm_up: false,
             require_if_match: false,
+            bookkeeping: BookkeepingFormat::Compact,
             function_name: "update-connection".into(),
             function_version: "$LATEST".into(),
             dynamodb: DynamoDbSettings::default(),
@@ -127,12 +134,20 @@ impl Config {
         };
         let warm_up = flag("DYNAMODB_WARM_UP", true)?;
         let require_if_match = flag("REQUIRE_IF_MATCH", false)?;
+        let bookkeeping = match var("BOOKKEEPING_FORMAT") {
+            None => BookkeepingFormat::default(),
+            Some(v) => BookkeepingFormat::parse(v.trim()).ok_or(ConfigError::Invalid(
+                "BOOKKEEPING_FORMAT",
+                "must be compact or legacy",
+            ))?,
+        };
         Ok(Self {
             connections_table: required("CONNECTIONS_TABLE")?,
             api_keys_table: required("API_KEYS_TABLE")?,
             api_key_cache_ttl: ttl,
             warm_up,
             require_if_match,
+            bookkeeping,
             function_name: var("AWS_LAMBDA_FUNCTION_NAME")
                 .unwrap_or_else(|| "update-connection".into()),
             function_version: var("AWS_LAMBDA_FUNCTION_VERSION")

@@ -9,8 +9,8 @@ use crate::clock;
 use crate::config::Config;
 use crate::domain::rules::{Explanation, why_refused};
 use crate::domain::{
-    Caller, Connection, ConnectionId, Idempotency, IdempotencyKey, Patch, Precondition,
-    UpdateRequest,
+    BookkeepingFormat, Caller, Connection, ConnectionId, Digest, Idempotency, IdempotencyKey,
+    Patch, Precondition, UpdateRequest,
 };
 use crate::http::event::{Event, HeaderValue};
 use crate::http::response::JSON;
@@ -21,6 +21,9 @@ use crate::telemetry::{self, Invocation, LineWriter, Outcome, RequestLine, Reque
 
 use crate::http::event::MAX_BODY_BYTES;
 
+/// Writes that carry an item's legacy bookkeeping over, at most, for one request.
+const MAX_MIGRATIONS: u32 = 3;
+
 /// Everything a request needs, built once per instance.
 #[derive(Debug)]
 pub struct App {
@@ -29,6 +32,8 @@ pub struct App {
     line: RequestLine,
     /// `REQUIRE_IF_MATCH`: a write without an entity tag in If-Match is 428.
     require_if_match: bool,
+    /// `BOOKKEEPING_FORMAT`: the form writes leave the retry bookkeeping in.
+    bookkeeping: BookkeepingFormat,
     /// Set by the first invocation: the request line says which one was the cold start.
     served: AtomicBool,
     warm_up_failed: AtomicBool,
@@ -47,6 +52,7 @@ impl App {
             keys: ApiKeyCache::new(config.api_key_cache_ttl),
             line: RequestLine::new(&config.function_name, &config.function_version, sink),
             require_if_match: config.require_if_match,
+            bookkeeping: config.bookkeeping,
             served: AtomicBool::new(false),
             warm_up_failed: AtomicBool::new(false),
         }
@@ -170,6 +176,8 @@ impl App {
         let request = UpdateRequest {
             id,
             request_id,
+            request_digest: Digest::of(request_id.as_bytes()),
+            bookkeeping: self.bookkeeping,
             caller: Caller {
                 client_id,
                 token_sha256: auth::sha256_hex(token),
@@ -179,26 +187,53 @@ impl App {
             idempotency,
             now: clock::now(),
         };
-        let outcome = log
+        let mut write = log
             .time_dynamodb(self.store.update_connection(&request))
-            .await
-            .map_err(|e| store_problem("update", &e))?;
-        let old = match outcome {
-            UpdateOutcome::Updated(connection) => return success(&connection),
-            UpdateOutcome::Refused(OldItem::NotFound) => return Err(Problem::not_found()),
-            UpdateOutcome::Refused(OldItem::Owned(old)) => old,
-        };
-        // The condition failed on the caller's own item: name the rule, from ALL_OLD.
-        match why_refused(&old, &request) {
-            Explanation::Refused(refusal) => Err(refusal.into()),
-            Explanation::AlreadyApplied => success(&old),
-            Explanation::Replayed => {
-                success(&old).map(|r| r.with_header("idempotent-replayed", "true"))
+            .await;
+        // A migration is pinned to the version it read: when another write came between,
+        // the request goes round again (migrating again, or as a plain write if that other
+        // write moved the item to the compact form), a bounded number of times.
+        let mut migrations = 0;
+        let mut migrating = false;
+        loop {
+            let written = write.map_err(|e| store_problem("update", &e))?;
+            log.add_write_units(written.write_units);
+            let old = match written.outcome {
+                UpdateOutcome::Updated(connection) => return success(&connection),
+                UpdateOutcome::Refused(OldItem::NotFound) => return Err(Problem::not_found()),
+                UpdateOutcome::Refused(OldItem::Owned(old)) => old,
+            };
+            // The condition failed on the caller's own item: name the rule, from ALL_OLD.
+            let explanation = why_refused(&old, &request);
+            let again = matches!(explanation, Explanation::Migrate)
+                || (migrating && explanation == Explanation::Unexplained);
+            if again && migrations < MAX_MIGRATIONS {
+                migrations += 1;
+                migrating = explanation == Explanation::Migrate;
+                let store = &self.store;
+                write = if migrating {
+                    log.time_dynamodb(store.migrate_connection(&request, &old))
+                        .await
+                } else {
+                    log.time_dynamodb(store.update_connection(&request)).await
+                };
+                continue;
             }
-            Explanation::Unexplained => {
-                tracing::error!(event = "unexplained-condition-failure");
-                Err(Problem::internal())
-            }
+            return match explanation {
+                Explanation::Refused(refusal) => Err(refusal.into()),
+                Explanation::AlreadyApplied => success(&old),
+                Explanation::Replayed => {
+                    success(&old).map(|r| r.with_header("idempotent-replayed", "true"))
+                }
+                Explanation::Migrate => {
+                    tracing::warn!(event = "bookkeeping-migration-contended");
+                    Err(Problem::unavailable())
+                }
+                Explanation::Unexplained => {
+                    tracing::error!(event = "unexplained-condition-failure");
+                    Err(Problem::internal())
+                }
+            };
         }
     }
 

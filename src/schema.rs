@@ -26,18 +26,26 @@ pub mod connection {
     pub const DISCONNECTED_AT: &str = "disconnected_at";
     /// +1 on every write; the ETag.
     pub const VERSION: &str = "version";
-    /// The Lambda request ids of the latest writes, newest first. Each write shifts them
-    /// down by one within the same UpdateItem, so a retried attempt finds its own id even
-    /// when a few other writes came between its first attempt and the retry.
-    pub const RECENT_REQUEST_IDS: [&str; 4] = [
+    /// Bookkeeping (`domain::bookkeeping`), newest first, each a 16-byte binary digest
+    /// under a two-letter name so that it all fits a quarter of a write unit. Each write
+    /// shifts a list down by one within the same UpdateItem, so a retried attempt finds
+    /// its own request even when a few other writes came between.
+    /// The request ids of the latest writes.
+    pub const REQUEST_DIGESTS: [&str; 4] = ["r0", "r1", "r2", "r3"];
+    /// The keys of the latest writes that carried an `Idempotency-Key` ...
+    pub const KEY_DIGESTS: [&str; 4] = ["k0", "k1", "k2", "k3"];
+    /// ... and their requests' fingerprints, slot by slot.
+    pub const FINGERPRINTS: [&str; 4] = ["f0", "f1", "f2", "f3"];
+    /// The same bookkeeping as written before the compact form, as text: read, and
+    /// written only with `BOOKKEEPING_FORMAT=legacy`; a compact write removes it.
+    pub const LEGACY_REQUEST_IDS: [&str; 4] = [
         "last_request_id",
         "previous_request_id_1",
         "previous_request_id_2",
         "previous_request_id_3",
     ];
-    /// The `Idempotency-Key` records (`key fingerprint`) of the latest writes that carried
-    /// one, newest first, shifted like the request ids by each such write.
-    pub const IDEMPOTENCY_RECORDS: [&str; 4] = [
+    /// `<key> <fingerprint hex>` records.
+    pub const LEGACY_IDEMPOTENCY_RECORDS: [&str; 4] = [
         "last_idempotency_key",
         "previous_idempotency_key_1",
         "previous_idempotency_key_2",

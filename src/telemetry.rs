@@ -120,9 +120,17 @@ pub struct RequestLog {
     pub client_id: Option<String>,
     pub dynamodb: Duration,
     pub dynamodb_calls: u32,
+    /// The write units DynamoDB reported for the request's writes (`None`: none reported).
+    pub write_units: Option<f64>,
 }
 
 impl RequestLog {
+    pub fn add_write_units(&mut self, units: Option<f64>) {
+        if let Some(units) = units {
+            *self.write_units.get_or_insert(0.0) += units;
+        }
+    }
+
     /// Awaits one DynamoDB call, adding its time and count to the request's line.
     pub async fn time_dynamodb<T>(&mut self, call: impl std::future::Future<Output = T>) -> T {
         let started = std::time::Instant::now();
@@ -188,6 +196,9 @@ struct Line<'a> {
     latency_ms: f64,
     dynamodb_latency_ms: f64,
     dynamodb_calls: u32,
+    /// As DynamoDB billed them (`ReturnConsumedCapacity`); null when it said nothing (no
+    /// write, or a refused one: billed too, but its error carries no figure).
+    write_units: Option<f64>,
     #[serde(rename = "Outcome")]
     outcome: &'a str,
     #[serde(rename = "Latency")]
@@ -208,6 +219,9 @@ struct Line<'a> {
     /// 1 for a 5xx answer, else 0.
     #[serde(rename = "ServerErrors")]
     server_errors: u8,
+    /// `write_units`, 0 when none were reported.
+    #[serde(rename = "WriteUnits")]
+    write_units_metric: f64,
     _aws: Aws,
 }
 
@@ -256,7 +270,11 @@ static DIRECTIVES: [Directive; 3] = [
     Directive {
         namespace: METRICS_NAMESPACE,
         dimensions: &[&["FunctionName"]],
-        metrics: &[metric("Refusals", "Count"), metric("ServerErrors", "Count")],
+        metrics: &[
+            metric("Refusals", "Count"),
+            metric("ServerErrors", "Count"),
+            metric("WriteUnits", "Count"),
+        ],
     },
     Directive {
         namespace: METRICS_NAMESPACE,
@@ -307,6 +325,7 @@ impl RequestLine {
             latency_ms: latency,
             dynamodb_latency_ms: dynamodb_latency,
             dynamodb_calls: log.dynamodb_calls,
+            write_units: log.write_units,
             outcome: outcome.problem.unwrap_or("ok"),
             latency,
             dynamodb_latency,
@@ -316,6 +335,7 @@ impl RequestLine {
             cold_starts: u8::from(outcome.cold_start),
             refusals: u8::from((400..500).contains(&outcome.status)),
             server_errors: u8::from(outcome.status >= 500),
+            write_units_metric: log.write_units.unwrap_or(0.0),
             _aws: Aws {
                 cloudwatch_metrics: &DIRECTIVES,
                 timestamp: now.epoch_ms(),
@@ -432,6 +452,7 @@ mod tests {
             client_id: Some("client \"a\"".into()),
             dynamodb: Duration::from_millis(2),
             dynamodb_calls: 1,
+            write_units: Some(1.0),
         };
         let outcome = Outcome {
             request_id: "r-1",
@@ -455,6 +476,10 @@ mod tests {
         assert_eq!(v["problem_code"], "validation-failed");
         assert_eq!(v["latency_ms"], 3.0);
         assert_eq!(v["dynamodb_latency_ms"], 2.0);
+        assert_eq!(
+            (v["write_units"].clone(), v["WriteUnits"].clone()),
+            (1.0.into(), 1.0.into())
+        );
         assert_eq!(v["timestamp"], "2023-11-14T22:13:20.250Z");
         // The EMF part: every declared metric and dimension is a member of the line, and
         // no metric is declared twice for one dimension set (it would be counted twice).

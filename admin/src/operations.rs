@@ -274,6 +274,7 @@ pub async fn show(
                 AttributeValue::S(s) => s,
                 AttributeValue::N(n) => n,
                 AttributeValue::Ss(ss) => ss.join(","),
+                AttributeValue::B(b) => hex::encode(b.as_ref()),
                 other => format!("{other:?}"),
             };
             (name, text)
@@ -328,6 +329,8 @@ pub async fn dump(
                 AttributeValue::S(s) => Value::from(s),
                 AttributeValue::N(n) => n.parse::<u64>().map(Value::from).unwrap_or(Value::from(n)),
                 AttributeValue::Ss(ss) => Value::from(ss),
+                // The bookkeeping's digests, as hex.
+                AttributeValue::B(b) => Value::from(hex::encode(b.as_ref())),
                 other => Value::from(format!("{other:?}")),
             };
             out.insert(name, value);

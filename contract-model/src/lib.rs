@@ -50,22 +50,90 @@ pub const MEMBERS: &[Member] = &[
 /// Members a response shows that no body may set.
 pub const READ_ONLY: [&str; 2] = ["connection_id", "retailer_id"];
 
-/// The request ids of the latest writes, newest first.
-pub const RECENT_REQUEST_IDS: [&str; 4] = [
+/// The bookkeeping of the latest writes, newest first, each slot the first 16 bytes of a
+/// SHA-256 (binary; lower-case hex in this model): the request ids' ...
+pub const REQUEST_DIGESTS: [&str; 4] = ["r0", "r1", "r2", "r3"];
+/// ... and, for the writes that carried an `Idempotency-Key`, the key's digest and the
+/// request's fingerprint, slot by slot.
+pub const KEY_DIGESTS: [&str; 4] = ["k0", "k1", "k2", "k3"];
+pub const FINGERPRINTS: [&str; 4] = ["f0", "f1", "f2", "f3"];
+
+/// The same bookkeeping in the legacy form, as text: request ids ...
+pub const LEGACY_REQUEST_IDS: [&str; 4] = [
     "last_request_id",
     "previous_request_id_1",
     "previous_request_id_2",
     "previous_request_id_3",
 ];
-
-/// The `Idempotency-Key` records (`<key> <fingerprint>`) of the latest keyed writes, newest
-/// first.
-pub const IDEMPOTENCY_RECORDS: [&str; 4] = [
+/// ... and `<key> <fingerprint hex>` records.
+pub const LEGACY_IDEMPOTENCY_RECORDS: [&str; 4] = [
     "last_idempotency_key",
     "previous_idempotency_key_1",
     "previous_idempotency_key_2",
     "previous_idempotency_key_3",
 ];
+
+/// Every attribute that holds a binary value.
+pub fn is_binary(name: &str) -> bool {
+    REQUEST_DIGESTS
+        .iter()
+        .chain(&KEY_DIGESTS)
+        .chain(&FINGERPRINTS)
+        .any(|n| *n == name)
+}
+
+/// What the item stores of a request id or a key: SHA-256's first 16 bytes, in hex.
+pub fn digest(text: &str) -> String {
+    use sha2::Digest as _;
+    hex::encode(&sha2::Sha256::digest(text.as_bytes())[..16])
+}
+
+/// The form a write leaves the bookkeeping in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bookkeeping {
+    Compact,
+    Legacy,
+}
+
+/// The request digests an item remembers, newest first, each once (a write fills a list's
+/// empty slots with its own entry): the legacy form's first (a compact write removes it,
+/// so it is always the newer), then the compact form's.
+pub fn recent_requests(item: &Item) -> Vec<String> {
+    let legacy = LEGACY_REQUEST_IDS
+        .iter()
+        .filter_map(|n| item.get(*n).and_then(Value::as_str))
+        .map(digest);
+    let compact = REQUEST_DIGESTS
+        .iter()
+        .filter_map(|n| item.get(*n).and_then(Value::as_str))
+        .map(str::to_owned);
+    unique(legacy.chain(compact))
+}
+
+fn unique<T: PartialEq>(entries: impl Iterator<Item = T>) -> Vec<T> {
+    let mut out = Vec::new();
+    for entry in entries {
+        if !out.contains(&entry) {
+            out.push(entry);
+        }
+    }
+    out
+}
+
+/// The `(key digest, fingerprint)` records an item remembers, newest first, as
+/// `recent_requests` orders them.
+pub fn key_records(item: &Item) -> Vec<(String, String)> {
+    let legacy = LEGACY_IDEMPOTENCY_RECORDS
+        .iter()
+        .filter_map(|n| item.get(*n).and_then(Value::as_str))
+        .filter_map(|r| r.split_once(' '))
+        .map(|(key, fingerprint)| (digest(key), fingerprint.to_owned()));
+    let compact = KEY_DIGESTS.iter().zip(FINGERPRINTS).filter_map(|(k, f)| {
+        let text = |n: &str| item.get(n).and_then(Value::as_str).map(str::to_owned);
+        Some((text(k)?, text(f)?))
+    });
+    unique(legacy.chain(compact))
+}
 
 pub const DISCONNECTED: &str = "disconnected";
 
@@ -131,41 +199,114 @@ pub fn changes(body: &Value) -> Vec<(&'static Member, Change)> {
 }
 
 /// The item after one accepted write: the old item plus exactly the changes, `updated_at`
-/// (and any stamp of a member set) at `now`, `version + 1`, and the recent request ids
-/// shifted down by one with this request's id first (an empty slot takes this request's id).
+/// (and any stamp of a member set) at `now`, `version + 1`, and the bookkeeping in the
+/// compact form with this request first (see `write_keyed`).
 pub fn write(old: &Item, changes: &[(&Member, Change)], request_id: &str, now: &str) -> Item {
     write_keyed(old, changes, request_id, None, now)
 }
 
-/// As `write`, for a write that carried an `Idempotency-Key`: its record goes first in
-/// `IDEMPOTENCY_RECORDS`, the others shift down by one (an empty slot takes the record).
+/// As `write`, for a write that may have carried an `Idempotency-Key` (`record`: the key
+/// and the request's fingerprint in hex). In the compact form every list, read in both
+/// forms (`recent_requests`, `key_records`), is shifted down by one with this write's
+/// entry first, an empty slot taking this write's entry; a write without a key keeps the
+/// records as read; the legacy form is removed.
 pub fn write_keyed(
     old: &Item,
     changes: &[(&Member, Change)],
     request_id: &str,
-    record: Option<&str>,
+    record: Option<(&str, &str)>,
+    now: &str,
+) -> Item {
+    write_as(Bookkeeping::Compact, old, changes, request_id, record, now)
+}
+
+/// As `write_keyed`, in either form. The legacy form shifts its own lists (request ids,
+/// `<key> <fingerprint>` records) the same way and leaves the compact form untouched.
+pub fn write_as(
+    form: Bookkeeping,
+    old: &Item,
+    changes: &[(&Member, Change)],
+    request_id: &str,
+    record: Option<(&str, &str)>,
     now: &str,
 ) -> Item {
     let mut item = apply(old, changes, now);
-    if let Some(record) = record {
-        for pair in IDEMPOTENCY_RECORDS.windows(2) {
-            let shifted = old.get(pair[0]).cloned().unwrap_or_else(|| json!(record));
-            item.insert(pair[1].into(), shifted);
-        }
-        item.insert(IDEMPOTENCY_RECORDS[0].into(), json!(record));
-    }
     item.insert("updated_at".into(), json!(now));
     let version = old.get("version").and_then(Value::as_u64).unwrap_or(0);
     item.insert("version".into(), json!(version + 1));
-    for pair in RECENT_REQUEST_IDS.windows(2) {
-        let shifted = old
-            .get(pair[0])
-            .cloned()
-            .unwrap_or_else(|| json!(request_id));
+    match form {
+        Bookkeeping::Legacy => {
+            if let Some((key, fingerprint)) = record {
+                shift(
+                    &mut item,
+                    old,
+                    &LEGACY_IDEMPOTENCY_RECORDS,
+                    json!(format!("{key} {fingerprint}")),
+                );
+            }
+            shift(&mut item, old, &LEGACY_REQUEST_IDS, json!(request_id));
+        }
+        // Without the legacy form: each list shifted in place, as the legacy form's are.
+        Bookkeeping::Compact if !has_legacy(old) => {
+            if let Some((key, fingerprint)) = record {
+                shift(&mut item, old, &KEY_DIGESTS, json!(digest(key)));
+                shift(&mut item, old, &FINGERPRINTS, json!(fingerprint));
+            }
+            shift(&mut item, old, &REQUEST_DIGESTS, json!(digest(request_id)));
+        }
+        // With it: both forms read, this write's entry first, the legacy form removed.
+        Bookkeeping::Compact => {
+            let requests = recent_requests(old);
+            let records = key_records(old);
+            for name in LEGACY_REQUEST_IDS.iter().chain(&LEGACY_IDEMPOTENCY_RECORDS) {
+                item.remove(*name);
+            }
+            let mine = digest(request_id);
+            for (name, value) in REQUEST_DIGESTS.iter().zip(shifted(&requests, mine)) {
+                item.insert((*name).into(), json!(value));
+            }
+            let records = match record {
+                Some((key, fingerprint)) => {
+                    shifted(&records, (digest(key), fingerprint.to_owned()))
+                }
+                None => records.into_iter().take(KEY_DIGESTS.len()).collect(),
+            };
+            for (i, (k, f)) in KEY_DIGESTS.iter().zip(FINGERPRINTS).enumerate() {
+                match records.get(i) {
+                    Some((key, fingerprint)) => {
+                        item.insert((*k).into(), json!(key));
+                        item.insert(f.into(), json!(fingerprint));
+                    }
+                    None => {
+                        item.remove(*k);
+                        item.remove(f);
+                    }
+                }
+            }
+        }
+    }
+    item
+}
+
+/// A legacy write always sets the first slot of its lists.
+fn has_legacy(item: &Item) -> bool {
+    item.contains_key(LEGACY_REQUEST_IDS[0]) || item.contains_key(LEGACY_IDEMPOTENCY_RECORDS[0])
+}
+
+/// Four slots: `first`, then `old`'s entries, an empty slot taking `first`.
+fn shifted<T: Clone>(old: &[T], first: T) -> Vec<T> {
+    let mut out = vec![first.clone()];
+    out.extend(old.iter().take(3).cloned());
+    out.resize(4, first);
+    out
+}
+
+fn shift(item: &mut Item, old: &Item, slots: &[&str], value: Value) {
+    for pair in slots.windows(2) {
+        let shifted = old.get(pair[0]).cloned().unwrap_or_else(|| value.clone());
         item.insert(pair[1].into(), shifted);
     }
-    item.insert(RECENT_REQUEST_IDS[0].into(), json!(request_id));
-    item
+    item.insert(slots[0].into(), value);
 }
 
 /// The members as the changes leave them, nothing else: what a stored item that already
@@ -197,12 +338,13 @@ pub fn already_applied(item: &Item, changes: &[(&Member, Change)]) -> bool {
     })
 }
 
-/// The record the item keeps for `key`, if it remembers the key.
-pub fn idempotency_record<'a>(item: &'a Item, key: &str) -> Option<&'a str> {
-    IDEMPOTENCY_RECORDS
-        .iter()
-        .filter_map(|slot| item.get(*slot).and_then(Value::as_str))
-        .find(|record| record.split_once(' ').is_some_and(|(k, _)| k == key))
+/// The fingerprint the item remembers for `key`, if it remembers the key.
+pub fn idempotency_record(item: &Item, key: &str) -> Option<String> {
+    let key = digest(key);
+    key_records(item)
+        .into_iter()
+        .find(|(k, _)| *k == key)
+        .map(|(_, fingerprint)| fingerprint)
 }
 
 pub fn is_disconnected(item: &Item) -> bool {
@@ -232,6 +374,8 @@ pub fn from_dynamodb(item: &Map<String, Value>) -> Item {
                 serde_json::from_str(n).unwrap_or_else(|_| json!(n))
             } else if let Some(ss) = typed.get("SS") {
                 ss.clone()
+            } else if let Some(b) = typed.get("B").and_then(Value::as_str) {
+                json!(hex::encode(base64_decode(b)))
             } else {
                 panic!("{name}: the model knows no attribute type in {typed}")
             };
@@ -240,11 +384,27 @@ pub fn from_dynamodb(item: &Map<String, Value>) -> Item {
         .collect()
 }
 
-/// A plain item in DynamoDB's JSON: strings as S, numbers as N, arrays as SS.
+fn base64_encode(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+fn base64_decode(text: &str) -> Vec<u8> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .unwrap_or_else(|_| panic!("{text} is not base64"))
+}
+
+/// A plain item in DynamoDB's JSON: strings as S (B for the bookkeeping's binaries, held
+/// here as hex), numbers as N, arrays as SS.
 pub fn to_dynamodb(item: &Item) -> Map<String, Value> {
     item.iter()
         .map(|(name, plain)| {
             let typed = match plain {
+                Value::String(s) if is_binary(name) => json!({ "B": base64_encode(
+                    &hex::decode(s).unwrap_or_else(|_| panic!("{name}: {s} is not hex"))
+                ) }),
                 Value::String(s) => json!({ "S": s }),
                 Value::Number(n) => json!({ "N": n.to_string() }),
                 Value::Array(a) => json!({ "SS": a }),
@@ -267,18 +427,61 @@ mod tests {
     fn a_write_changes_exactly_what_was_asked() {
         let old = item(
             json!({"connection_id": "c", "customer_id": "a", "email": "x@y.co",
-                              "status": "active", "version": 3, "last_request_id": "r0"}),
+                              "status": "active", "version": 3, "r0": digest("q0")}),
         );
         let body = json!({"email": null, "customer_id": "b", "status": "disconnected"});
-        let new = write(&old, &changes(&body), "r1", "T");
+        let new = write(&old, &changes(&body), "q1", "T");
+        let q1 = digest("q1");
         assert_eq!(
             Value::Object(new),
             json!({"connection_id": "c", "customer_id": "b", "status": "disconnected",
                    "disconnected_at": "T", "updated_at": "T", "version": 4,
-                   "last_request_id": "r1", "previous_request_id_1": "r0",
-                   "previous_request_id_2": "r1", "previous_request_id_3": "r1"})
+                   "r0": q1, "r1": digest("q0"), "r2": q1, "r3": q1})
         );
         assert!(changes(&json!({"customer_id": null, "status": null})).is_empty());
+    }
+
+    #[test]
+    fn a_compact_write_carries_the_legacy_form_over_newest_first() {
+        let fp = "0123456789abcdef0123456789abcdef";
+        let old = item(json!({"version": 2, "last_request_id": "l1",
+            "previous_request_id_1": "l0", "r0": digest("c0"),
+            "last_idempotency_key": format!("key-l {fp}"), "k0": digest("key-c"), "f0": fp}));
+        let new = write_keyed(&old, &[], "q", Some(("key-q", fp)), "T");
+        let requests: Vec<&str> = REQUEST_DIGESTS
+            .iter()
+            .map(|n| new[*n].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            requests,
+            [digest("q"), digest("l1"), digest("l0"), digest("c0")]
+        );
+        assert_eq!(
+            key_records(&new),
+            [
+                (digest("key-q"), fp.into()),
+                (digest("key-l"), fp.into()),
+                (digest("key-c"), fp.into())
+            ]
+        );
+        assert!(
+            LEGACY_REQUEST_IDS
+                .iter()
+                .chain(&LEGACY_IDEMPOTENCY_RECORDS)
+                .all(|n| !new.contains_key(*n))
+        );
+        assert_eq!(idempotency_record(&new, "key-l").as_deref(), Some(fp));
+        // A write without a key keeps the records as read (here: converted, not shifted).
+        let new = write(&old, &[], "q", "T");
+        assert_eq!(
+            key_records(&new),
+            [(digest("key-l"), fp.into()), (digest("key-c"), fp.into())]
+        );
+        // The legacy form shifts its own lists and leaves the compact one as it was.
+        let new = write_as(Bookkeeping::Legacy, &old, &[], "q", None, "T");
+        assert_eq!(new["last_request_id"], "q");
+        assert_eq!(new["previous_request_id_1"], "l1");
+        assert_eq!(new["r0"], json!(digest("c0")));
     }
 
     #[test]
@@ -299,7 +502,7 @@ mod tests {
 
     #[test]
     fn dynamodb_json_round_trips() {
-        let plain = item(json!({"a": "s", "n": 7, "ss": ["x"]}));
+        let plain = item(json!({"a": "s", "n": 7, "ss": ["x"], "r0": digest("q")}));
         assert_eq!(from_dynamodb(&to_dynamodb(&plain)), plain);
     }
 }

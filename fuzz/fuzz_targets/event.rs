@@ -96,12 +96,14 @@ struct Request {
     id: String,
     client: String,
     token: String,
-    request_id: String,
+    /// `:rid`: what the item remembers of the Lambda request id (DynamoDB JSON's base64).
+    request_digest: String,
     now_epoch: u64,
     /// What the write asks of each member, read by the contract model's member list.
     changes: Vec<(&'static Member, Change)>,
-    /// The `Idempotency-Key` record the write would store, when the request has a key.
-    idempotency_record: Option<String>,
+    /// The `Idempotency-Key` record the write would store (`:kd`, `:fp`, base64), when the
+    /// request has a key.
+    idempotency_record: Option<(String, String)>,
     /// `None` without If-Match (or `*`); otherwise the versions it allows (maybe none).
     versions: Option<Vec<u64>>,
 }
@@ -111,6 +113,7 @@ impl Request {
         let body: Value = serde_json::from_slice(body).expect("UpdateItem request is JSON");
         let values = &body["ExpressionAttributeValues"];
         let s = |name: &str| values[name]["S"].as_str().map(str::to_owned);
+        let b = |name: &str| values[name]["B"].as_str().map(str::to_owned);
         let n = |name: &str| {
             values[name]["N"]
                 .as_str()
@@ -155,10 +158,10 @@ impl Request {
                 .to_owned(),
             client: s(":client").expect(":client"),
             token: s(":token").expect(":token"),
-            request_id: s(":request_id").expect(":request_id"),
+            request_digest: b(":rid").expect(":rid"),
             now_epoch,
             changes,
-            idempotency_record: s(":idempotency_record"),
+            idempotency_record: b(":kd").zip(b(":fp")),
             versions,
         }
     }
@@ -193,10 +196,11 @@ impl Item {
             ("status", "active"),
             ("email", "stored@example.com"),
             ("token_sha256", r.token.as_str()),
-            ("last_request_id", "an-earlier-request"),
         ] {
             attributes.insert(name.into(), json!({ "S": value }));
         }
+        // An earlier request's digest (16 bytes, base64).
+        attributes.insert("r0".into(), json!({ "B": "YW4tZWFybGllci1yZXF1ZQ==" }));
         attributes.insert(
             "token_scopes".into(),
             json!({ "SS": ["connections:read", "connections:write"] }),
@@ -368,22 +372,24 @@ fn update_item(turn: &Turn, request: &[u8]) -> ((u16, String), Expected) {
         Answer::OwnRequestId => {
             // This request's earlier attempt wrote, in any of the remembered slots.
             item.apply(&r);
-            let slots = contract_model::RECENT_REQUEST_IDS;
-            item.set_s(slots[(v % 4) as usize], &r.request_id);
+            let slot = contract_model::REQUEST_DIGESTS[(v % 4) as usize];
+            item.set(slot, json!({ "B": r.request_digest }));
             let view = item.view();
             ((400, refused(Some(item))), expect(200, Some(view)))
         }
         Answer::SameKey | Answer::OtherRequestSameKey => {
             // The record sits in any slot, the connection maybe moved on, even disconnected:
             // the key is judged before If-Match and the status.
-            let record = r.idempotency_record.clone().unwrap_or_default();
-            let stored = if answer == Answer::SameKey {
-                record
+            let (key, fingerprint) = r.idempotency_record.clone().unwrap_or_default();
+            let fingerprint = if answer == Answer::SameKey {
+                fingerprint
             } else {
-                let (key, _) = record.split_once(' ').unwrap_or((&record, ""));
-                format!("{key} {}", "0".repeat(32))
+                // Another request's fingerprint: 16 zero bytes.
+                "AAAAAAAAAAAAAAAAAAAAAA==".to_owned()
             };
-            item.set_s(contract_model::IDEMPOTENCY_RECORDS[(v % 4) as usize], &stored);
+            let slot = (v % 4) as usize;
+            item.set(contract_model::KEY_DIGESTS[slot], json!({ "B": key }));
+            item.set(contract_model::FINGERPRINTS[slot], json!({ "B": fingerprint }));
             if v % 3 == 0 {
                 item.set_s("status", "disconnected");
             }

@@ -1,7 +1,7 @@
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
 use super::member::{Member, Members};
-use super::{ClientId, DISCONNECTED, Expiry};
+use super::{ClientId, DISCONNECTED, Digest, Expiry, KeyRecord};
 use crate::schema::connection as attr;
 
 /// A connection as stored, read back from the table. Only what this endpoint needs.
@@ -16,11 +16,15 @@ pub struct Connection {
     pub token_scopes: Vec<String>,
     pub token_expires_at: Option<Expiry>,
     pub version: u64,
-    /// The Lambda request ids of the latest writes, newest first: a retried attempt of
-    /// the same request finds its own id here and is answered instead of writing again.
-    pub recent_request_ids: Vec<String>,
+    /// The digests of the Lambda request ids of the latest writes, newest first: a
+    /// retried attempt of the same request finds its own here and is answered instead of
+    /// writing again.
+    pub recent_requests: Vec<Digest>,
     /// The `Idempotency-Key` records of the latest writes that carried one, newest first.
-    pub idempotency_records: Vec<String>,
+    pub idempotency_records: Vec<KeyRecord>,
+    /// The item still holds bookkeeping in the legacy form (read into the two lists above,
+    /// ahead of the compact entries: a compact write removes it, so it is always newer).
+    pub legacy_bookkeeping: bool,
 }
 
 impl Connection {

@@ -2,8 +2,7 @@
 //! one intended change, so that its retry of a write whose answer it lost is answered
 //! instead of written again.
 
-use sha2::{Digest, Sha256};
-
+use super::bookkeeping::{Digest, KeyRecord};
 use super::{Change, Patch, Precondition};
 
 /// A key as the client sent it: an sf-string (`"…"`, as the draft writes it) or the same
@@ -55,9 +54,11 @@ impl IdempotencyKey {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Idempotency {
     pub key: IdempotencyKey,
-    /// SHA-256 (hex, first 128 bits) of the parsed patch and the If-Match list: two
-    /// requests the function reads alike have the same fingerprint, whatever their bytes.
-    pub fingerprint: String,
+    /// What a record holds of the key, whatever its length.
+    pub key_digest: Digest,
+    /// Of the parsed patch and the If-Match list: two requests the function reads alike
+    /// have the same fingerprint, whatever their bytes.
+    pub fingerprint: Digest,
 }
 
 impl Idempotency {
@@ -91,34 +92,44 @@ impl Idempotency {
                 }
             }
         }
-        let digest = Sha256::digest(canonical.as_bytes());
         Self {
+            key_digest: Digest::of(key.as_str().as_bytes()),
             key,
-            fingerprint: hex::encode(&digest[..16]),
+            fingerprint: Digest::of(canonical.as_bytes()),
         }
     }
 
-    /// What a write stores: the key, a space (never in a key), the fingerprint.
-    pub fn record(&self) -> String {
-        format!("{} {}", self.key.as_str(), self.fingerprint)
+    /// The record a compact write stores.
+    pub fn record(&self) -> KeyRecord {
+        KeyRecord {
+            key: self.key_digest,
+            fingerprint: self.fingerprint,
+        }
     }
 
-    /// The start of every record of this key.
-    pub fn record_prefix(&self) -> String {
+    /// The record a legacy write stores: the key, a space (never in a key), the
+    /// fingerprint in hex.
+    pub fn legacy_record(&self) -> String {
+        format!(
+            "{} {}",
+            self.key.as_str(),
+            hex::encode(self.fingerprint.as_bytes())
+        )
+    }
+
+    /// The start of every legacy record of this key.
+    pub fn legacy_record_prefix(&self) -> String {
         format!("{} ", self.key.as_str())
     }
 
     /// What a stored record says of this request.
-    pub fn compare(&self, record: &str) -> Recorded {
-        match record.split_once(' ') {
-            Some((key, fingerprint)) if key == self.key.as_str() => {
-                if fingerprint == self.fingerprint {
-                    Recorded::SameRequest
-                } else {
-                    Recorded::OtherRequest
-                }
-            }
-            _ => Recorded::OtherKey,
+    pub fn compare(&self, record: &KeyRecord) -> Recorded {
+        if record.key != self.key_digest {
+            Recorded::OtherKey
+        } else if record.fingerprint == self.fingerprint {
+            Recorded::SameRequest
+        } else {
+            Recorded::OtherRequest
         }
     }
 }
@@ -193,14 +204,26 @@ mod tests {
         // Pinned: a fingerprint stored by one release must match the next one's.
         assert_eq!(
             fp(r#"{"email":"a@b.co"}"#, none()),
-            hex::encode(&Sha256::digest(b"PATCH\nemail set 6:a@b.co\nif-match none")[..16])
+            Digest::of(b"PATCH\nemail set 6:a@b.co\nif-match none")
         );
         let i = Idempotency::new(k(), &patch(r#"{"email":null}"#), &none());
         assert_eq!(i.compare(&i.record()), Recorded::SameRequest);
-        assert_eq!(i.compare("k 00"), Recorded::OtherRequest);
-        assert_eq!(i.compare("kk 00"), Recorded::OtherKey);
-        assert!(i.record().starts_with(&i.record_prefix()));
-        // The condition refuses a key by this prefix: it must hold the key and its separator.
-        assert_eq!(i.record_prefix(), "k ");
+        let legacy = |r: &str| KeyRecord::from_legacy(r).unwrap();
+        assert_eq!(
+            i.compare(&legacy(&i.legacy_record())),
+            Recorded::SameRequest
+        );
+        let other = "0".repeat(32);
+        assert_eq!(
+            i.compare(&legacy(&format!("k {other}"))),
+            Recorded::OtherRequest
+        );
+        assert_eq!(
+            i.compare(&legacy(&format!("kk {other}"))),
+            Recorded::OtherKey
+        );
+        assert!(i.legacy_record().starts_with(&i.legacy_record_prefix()));
+        // The legacy condition refuses a key by this prefix: the key and its separator.
+        assert_eq!(i.legacy_record_prefix(), "k ");
     }
 }

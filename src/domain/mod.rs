@@ -1,5 +1,6 @@
 //! Validated values. Once a value has one of these types it is valid: parse, don't validate.
 
+pub mod bookkeeping;
 mod client_id;
 mod connection;
 mod connection_id;
@@ -13,6 +14,7 @@ mod precondition;
 mod request;
 pub mod rules;
 
+pub use bookkeeping::{BookkeepingFormat, Digest, KeyRecord};
 pub use client_id::ClientId;
 pub use connection::{Connection, ConnectionView};
 pub use connection_id::ConnectionId;

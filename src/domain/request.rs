@@ -1,7 +1,7 @@
 //! The one write a request asks for, with everything the condition and its explanation
 //! need.
 
-use super::{ClientId, ConnectionId, Idempotency, Patch, Precondition};
+use super::{BookkeepingFormat, ClientId, ConnectionId, Digest, Idempotency, Patch, Precondition};
 use crate::clock::Now;
 
 /// Who asks: the API key's client and the digest of the bearer token.
@@ -17,6 +17,10 @@ pub struct UpdateRequest<'a> {
     /// The Lambda request id: the SDK may retry an attempt whose answer was lost, and the
     /// condition makes sure the same request never writes twice.
     pub request_id: &'a str,
+    /// What the item remembers of `request_id`.
+    pub request_digest: Digest,
+    /// The form this write leaves the item's bookkeeping in.
+    pub bookkeeping: BookkeepingFormat,
     pub caller: Caller,
     pub patch: Patch,
     pub precondition: Precondition,

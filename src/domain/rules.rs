@@ -5,7 +5,7 @@
 
 use subtle::ConstantTimeEq;
 
-use super::{Change, Connection, Patch, Recorded, UpdateRequest, WRITE_SCOPE};
+use super::{BookkeepingFormat, Change, Connection, Patch, Recorded, UpdateRequest, WRITE_SCOPE};
 
 /// What a refused write's old item says about it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,6 +18,10 @@ pub enum Explanation {
     /// The client's retry of a write it named with the same `Idempotency-Key`: answered
     /// with the connection as it is now, nothing written.
     Replayed,
+    /// Every rule holds, but the item still holds legacy bookkeeping, which a compact
+    /// write must carry over: written again with the records converted (the store's
+    /// `migrate`).
+    Migrate,
     /// Every part of the condition holds on the old item; the condition should not have
     /// failed. Only a bug or a concurrent schema change gets here.
     Unexplained,
@@ -40,12 +44,12 @@ pub enum Refusal {
 /// `old` is the caller's own item (the store tells "no item, or another client's" apart
 /// before parsing); the owner is compared again here only as a second line of defence.
 pub fn why_refused(old: &Connection, req: &UpdateRequest<'_>) -> Explanation {
-    use Explanation::{AlreadyApplied, Refused, Replayed, Unexplained};
+    use Explanation::{AlreadyApplied, Migrate, Refused, Replayed, Unexplained};
     if old.client_id != req.caller.client_id {
         return Refused(Refusal::NotFound);
     }
     // An earlier attempt of this very request wrote; its answer was lost on the way back.
-    if old.recent_request_ids.iter().any(|id| id == req.request_id) {
+    if old.recent_requests.contains(&req.request_digest) {
         return AlreadyApplied;
     }
     // To the instant, as the condition compares it.
@@ -80,6 +84,9 @@ pub fn why_refused(old: &Connection, req: &UpdateRequest<'_>) -> Explanation {
             Refused(Refusal::Disconnected)
         };
     }
+    if old.legacy_bookkeeping && req.bookkeeping == BookkeepingFormat::Compact {
+        return Migrate;
+    }
     Unexplained
 }
 
@@ -108,7 +115,13 @@ mod tests {
     use super::*;
     use crate::clock;
     use crate::domain::member::{Member, Members};
-    use crate::domain::{Caller, ClientId, ConnectionId, DISCONNECTED, Expiry, Precondition};
+    use crate::domain::{
+        Caller, ClientId, ConnectionId, DISCONNECTED, Digest, Expiry, KeyRecord, Precondition,
+    };
+
+    fn digest(text: &str) -> Digest {
+        Digest::of(text.as_bytes())
+    }
 
     fn client(id: &str) -> ClientId {
         ClientId::new(id).unwrap()
@@ -128,8 +141,9 @@ mod tests {
             token_scopes: vec![WRITE_SCOPE.into()],
             token_expires_at: Some(Expiry::parse("2000").unwrap()),
             version: 4,
-            recent_request_ids: vec!["request-1".into(), "request-0".into()],
+            recent_requests: vec![digest("request-1"), digest("request-0")],
             idempotency_records: Vec::new(),
+            legacy_bookkeeping: false,
         }
     }
 
@@ -151,6 +165,8 @@ mod tests {
         UpdateRequest {
             id: ConnectionId::parse("01J51S0JYV6N7K1030CV1ZKSCA").unwrap(),
             request_id: "request-2",
+            request_digest: digest("request-2"),
+            bookkeeping: BookkeepingFormat::Compact,
             caller: Caller {
                 client_id: client("client-a"),
                 token_sha256: "ab".repeat(32),
@@ -237,7 +253,11 @@ mod tests {
         let mut req = request(&p, &stale);
         let same = Idempotency::new(key.clone(), &p, &stale);
         let mut c = disconnected();
-        c.idempotency_records = vec!["other 00".into(), same.record()];
+        let other = KeyRecord {
+            key: digest("other"),
+            fingerprint: digest("00"),
+        };
+        c.idempotency_records = vec![other, same.record()];
         req.idempotency = Some(same);
         assert_eq!(why_refused(&c, &req), Explanation::Replayed);
         // Another request under the same key.
@@ -286,7 +306,7 @@ mod tests {
     #[test]
     fn a_retried_attempt_of_the_same_request_is_answered_not_written() {
         let mut c = stored();
-        c.recent_request_ids = vec!["request-3".into(), "request-2".into()];
+        c.recent_requests = vec![digest("request-3"), digest("request-2")];
         c.members[Member::Email] = Some("new@example.com".into());
         let p = patch(r#"{"email":"new@example.com"}"#);
         assert_eq!(
@@ -308,6 +328,26 @@ mod tests {
             &stored(),
             &patch(r#"{"email":"alice@example.com","customer_id":"cust-1"}"#)
         ));
+    }
+
+    #[test]
+    fn a_compact_write_carries_legacy_bookkeeping_over_once_every_rule_holds() {
+        let p = patch(r#"{"email":"new@example.com"}"#);
+        let none = Precondition::None;
+        let mut c = stored();
+        c.legacy_bookkeeping = true;
+        let mut req = request(&p, &none);
+        assert_eq!(why_refused(&c, &req), Explanation::Migrate);
+        // A rule that fails is still named first.
+        req.precondition = Precondition::Versions(vec![3]);
+        assert_eq!(
+            why_refused(&c, &req),
+            Explanation::Refused(Refusal::PreconditionFailed)
+        );
+        // A legacy write keeps the legacy form: nothing to carry over.
+        req.precondition = none;
+        req.bookkeeping = BookkeepingFormat::Legacy;
+        assert_eq!(why_refused(&c, &req), Explanation::Unexplained);
     }
 
     #[test]

@@ -3,12 +3,10 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::StoreError;
-use crate::domain::{ClientId, Connection, Expiry, Member, Members};
+use crate::domain::{ClientId, Connection, Digest, Expiry, KeyRecord, Member, Members};
 use crate::schema::connection as attr;
 
 pub type Item = HashMap<String, AttributeValue>;
-
-pub use crate::schema::connection::RECENT_REQUEST_IDS;
 
 /// What a refused write found. Another client's item is told apart from the caller's
 /// before anything else in it is read, so a malformed foreign item answers like no item.
@@ -68,14 +66,12 @@ pub fn connection_from_item(item: &Item) -> Result<Connection, StoreError> {
             Some(_) => return Err(StoreError::MalformedItem(attr::TOKEN_EXPIRES_AT)),
             None => None,
         },
-        recent_request_ids: RECENT_REQUEST_IDS
-            .iter()
-            .filter_map(|name| optional_string(item, name))
-            .collect(),
-        idempotency_records: attr::IDEMPOTENCY_RECORDS
-            .iter()
-            .filter_map(|name| optional_string(item, name))
-            .collect(),
+        recent_requests: recent_requests(item),
+        idempotency_records: idempotency_records(item),
+        // As the compact write's condition asks: a legacy write always sets the first slot
+        // of its lists.
+        legacy_bookkeeping: item.contains_key(attr::LEGACY_REQUEST_IDS[0])
+            || item.contains_key(attr::LEGACY_IDEMPOTENCY_RECORDS[0]),
         version: match item.get(attr::VERSION) {
             Some(AttributeValue::N(n)) => n
                 .parse()
@@ -84,6 +80,53 @@ pub fn connection_from_item(item: &Item) -> Result<Connection, StoreError> {
             None => 0,
         },
     })
+}
+
+/// Both forms, legacy first (a compact write removes the legacy form, so whatever legacy
+/// entries an item holds were written after its compact ones), each entry once. An entry
+/// of another shape is no record (as before: only a string was read).
+fn recent_requests(item: &Item) -> Vec<Digest> {
+    let legacy = attr::LEGACY_REQUEST_IDS
+        .iter()
+        .filter_map(|name| optional_string(item, name))
+        .map(|id| Digest::of(id.as_bytes()));
+    let compact = attr::REQUEST_DIGESTS
+        .iter()
+        .filter_map(|name| digest(item, name));
+    unique(legacy.chain(compact))
+}
+
+/// Each entry once, in order: a write fills the empty slots of a list with its own entry,
+/// and such copies must not push older entries out when the lists are merged.
+fn unique<T: PartialEq>(entries: impl Iterator<Item = T>) -> Vec<T> {
+    let mut out = Vec::new();
+    for entry in entries {
+        if !out.contains(&entry) {
+            out.push(entry);
+        }
+    }
+    out
+}
+
+fn idempotency_records(item: &Item) -> Vec<KeyRecord> {
+    let legacy = attr::LEGACY_IDEMPOTENCY_RECORDS
+        .iter()
+        .filter_map(|name| item.get(*name)?.as_s().ok())
+        .filter_map(|record| KeyRecord::from_legacy(record));
+    let compact = attr::KEY_DIGESTS
+        .iter()
+        .zip(&attr::FINGERPRINTS)
+        .filter_map(|(key, fingerprint)| {
+            Some(KeyRecord {
+                key: digest(item, key)?,
+                fingerprint: digest(item, fingerprint)?,
+            })
+        });
+    unique(legacy.chain(compact))
+}
+
+fn digest(item: &Item, name: &str) -> Option<Digest> {
+    Digest::from_bytes(item.get(name)?.as_b().ok()?.as_ref())
 }
 
 fn string(item: &Item, name: &'static str) -> Result<String, StoreError> {
@@ -173,6 +216,42 @@ mod tests {
                 "{n}"
             );
         }
+    }
+
+    #[test]
+    fn bookkeeping_reads_in_both_forms_legacy_first() {
+        use aws_sdk_dynamodb::primitives::Blob;
+        let d = |t: &str| Digest::of(t.as_bytes());
+        let b = |t: &str| AttributeValue::B(Blob::new(d(t).as_bytes().to_vec()));
+        let fp = "0123456789abcdef0123456789abcdef";
+        let mut i = item("a");
+        i.insert("r0".into(), b("compact-1"));
+        i.insert("r1".into(), b("compact-0"));
+        i.insert("r2".into(), AttributeValue::B(Blob::new(vec![1, 2, 3])));
+        i.insert("k0".into(), b("key-c"));
+        i.insert("f0".into(), b("fp-c"));
+        i.insert("k1".into(), b("key-no-fingerprint"));
+        let c = connection_from_item(&i).unwrap();
+        assert!(!c.legacy_bookkeeping);
+        assert_eq!(c.recent_requests, [d("compact-1"), d("compact-0")]);
+        let compact = KeyRecord {
+            key: d("key-c"),
+            fingerprint: d("fp-c"),
+        };
+        assert_eq!(c.idempotency_records, [compact]);
+
+        i.insert("last_request_id".into(), s("legacy-2"));
+        i.insert("previous_request_id_1".into(), s("legacy-1"));
+        i.insert("last_idempotency_key".into(), s(&format!("key-l {fp}")));
+        i.insert("previous_idempotency_key_1".into(), s("malformed"));
+        let c = connection_from_item(&i).unwrap();
+        assert!(c.legacy_bookkeeping);
+        assert_eq!(
+            c.recent_requests,
+            [d("legacy-2"), d("legacy-1"), d("compact-1"), d("compact-0")]
+        );
+        let legacy = KeyRecord::from_legacy(&format!("key-l {fp}")).unwrap();
+        assert_eq!(c.idempotency_records, [legacy, compact]);
     }
 
     #[test]

@@ -14,8 +14,8 @@ pub mod in_process;
 
 pub use client::{OPERATION_TIMEOUT, dynamodb_client, dynamodb_client_at};
 pub use error::StoreError;
-pub use item::{OldItem, RECENT_REQUEST_IDS, connection_from_item, old_item};
-pub use update::UpdateOutcome;
+pub use item::{OldItem, connection_from_item, old_item};
+pub use update::{UpdateOutcome, Written};
 
 /// Both tables, behind one client built at init.
 #[derive(Debug, Clone)]

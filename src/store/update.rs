@@ -4,12 +4,16 @@ use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
+use aws_sdk_dynamodb::primitives::Blob;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, ReturnConsumedCapacity, ReturnValue, ReturnValuesOnConditionCheckFailure,
+};
 
-use super::item::{OldItem, RECENT_REQUEST_IDS, connection_from_item, old_item};
+use super::item::{OldItem, connection_from_item, old_item};
 use super::{Store, StoreError};
 use crate::domain::{
-    Change, Connection, DISCONNECTED, Member, Precondition, UpdateRequest, WRITE_SCOPE,
+    BookkeepingFormat, Change, Connection, DISCONNECTED, Digest, KeyRecord, Member, Precondition,
+    UpdateRequest, WRITE_SCOPE,
 };
 use crate::schema::connection as attr;
 
@@ -52,16 +56,39 @@ fn n(v: u64) -> AttributeValue {
     AttributeValue::N(v.to_string())
 }
 
-/// What every write has in common: the names it always uses, the condition without
-/// If-Match, and the start of the SET clause. Built once per instance instead of once per
-/// request (`expressions` builds everything else around it).
+fn b(digest: &Digest) -> AttributeValue {
+    AttributeValue::B(Blob::new(digest.as_bytes().to_vec()))
+}
+
+/// The placeholders of `names`, in their order.
+fn placeholders(e: &mut Expressions, attributes: &[&str]) -> Vec<String> {
+    attributes.iter().map(|a| e.name(a)).collect()
+}
+
+/// Shifts a list of slots down by one and puts `value` first: every right-hand side reads
+/// the item as it was before this update, and an empty slot takes `value` (harmless: it
+/// names this write).
+fn shift(update: &mut String, slots: &[String], value: &str) {
+    for pair in slots.windows(2).rev() {
+        let [newer, older] = pair else { continue };
+        update.push_str(&format!(", {older} = if_not_exists({newer}, {value})"));
+    }
+    if let Some(newest) = slots.first() {
+        update.push_str(&format!(", {newest} = {value}"));
+    }
+}
+
+/// The rules the database judges on every write (ownership, token, scope, expiry, not
+/// disconnected, the types the answer is read from) and the start of the SET clause.
+/// Built once per instance (`WRITES`) instead of once per request.
+#[derive(Default)]
 struct Common {
     names: HashMap<String, String>,
     condition: String,
-    set: String,
+    update: String,
 }
 
-static COMMON: LazyLock<Common> = LazyLock::new(|| {
+fn rules() -> Common {
     let mut e = Expressions::default();
     let id = e.name(attr::CONNECTION_ID);
     let client = e.name(attr::CLIENT_ID);
@@ -70,7 +97,6 @@ static COMMON: LazyLock<Common> = LazyLock::new(|| {
     let expires = e.name(attr::TOKEN_EXPIRES_AT);
     let status = e.name(attr::STATUS);
     let version = e.name(attr::VERSION);
-    let recent: Vec<String> = RECENT_REQUEST_IDS.iter().map(|a| e.name(a)).collect();
     let updated_at = e.name(attr::UPDATED_AT);
     // `contains` on a plain string matches a substring ("connections:write-limited"), so
     // the scopes must also be a string set, where it means membership.
@@ -80,11 +106,6 @@ static COMMON: LazyLock<Common> = LazyLock::new(|| {
          AND (attribute_not_exists({expires}) OR {expires} > :now_epoch) \
          AND {status} <> :disconnected"
     );
-    for name in &recent {
-        condition.push_str(&format!(
-            " AND (attribute_not_exists({name}) OR {name} <> :request_id)"
-        ));
-    }
     // What the answer is read from must be there, of its type: a write to an item this
     // system could not have written is refused, not committed and then answered 500.
     let retailer = e.name(attr::RETAILER_ID);
@@ -98,39 +119,74 @@ static COMMON: LazyLock<Common> = LazyLock::new(|| {
             " AND (attribute_not_exists({name}) OR attribute_type({name}, :N))"
         ));
     }
-    let mut set = vec![
-        format!("{updated_at} = :now"),
-        format!("{version} = if_not_exists({version}, :zero) + :one"),
-    ];
-    // Shift the recent ids down by one: every right-hand side reads the item as it was
-    // before this update. An empty slot is filled with this request's id, which is harmless.
-    for pair in recent.windows(2).rev() {
-        let [newer, older] = pair else { continue };
-        set.push(format!("{older} = if_not_exists({newer}, :request_id)"));
+    Common {
+        names: e.names,
+        condition,
+        update: format!(
+            "SET {updated_at} = :now, {version} = if_not_exists({version}, :zero) + :one"
+        ),
     }
-    if let Some(newest) = recent.first() {
-        set.push(format!("{newest} = :request_id"));
+}
+
+/// `rules` and the retry guard of each form: refused while any remembered request id is
+/// this request's, in either form; then this id remembered first.
+fn write_of(format: BookkeepingFormat) -> Common {
+    let Common {
+        names,
+        mut condition,
+        mut update,
+    } = rules();
+    let mut e = Expressions {
+        names,
+        ..Expressions::default()
+    };
+    let digests = placeholders(&mut e, &attr::REQUEST_DIGESTS);
+    for name in &digests {
+        condition.push_str(&format!(" AND NOT {name} = :rid"));
+    }
+    match format {
+        BookkeepingFormat::Compact => {
+            // An item still holding the legacy form is refused, and then carried over
+            // (`migration`): a legacy write always sets the first slot of its lists.
+            for attribute in [
+                attr::LEGACY_REQUEST_IDS[0],
+                attr::LEGACY_IDEMPOTENCY_RECORDS[0],
+            ] {
+                let name = e.name(attribute);
+                condition.push_str(&format!(" AND attribute_not_exists({name})"));
+            }
+            shift(&mut update, &digests, ":rid");
+        }
+        BookkeepingFormat::Legacy => {
+            let legacy = placeholders(&mut e, &attr::LEGACY_REQUEST_IDS);
+            for name in &legacy {
+                condition.push_str(&format!(
+                    " AND (attribute_not_exists({name}) OR {name} <> :request_id)"
+                ));
+            }
+            shift(&mut update, &legacy, ":request_id");
+        }
     }
     Common {
         names: e.names,
         condition,
-        set: format!("SET {}", set.join(", ")),
+        update,
     }
-});
+}
 
-/// Builds the condition (ownership, token, scope, expiry, not disconnected, version) and
-/// the update (the patch, `updated_at`, `version + 1`, `disconnected_at` on disconnect).
-pub fn expressions(req: &UpdateRequest<'_>) -> Expressions {
-    let common = &*COMMON;
+static COMPACT: LazyLock<Common> = LazyLock::new(|| write_of(BookkeepingFormat::Compact));
+static LEGACY: LazyLock<Common> = LazyLock::new(|| write_of(BookkeepingFormat::Legacy));
+static RULES: LazyLock<Common> = LazyLock::new(rules);
+
+fn start(common: &Common, req: &UpdateRequest<'_>) -> Expressions {
     let mut e = Expressions {
-        condition: String::with_capacity(common.condition.len() + 64),
-        update: String::with_capacity(common.set.len() + 128),
+        condition: String::with_capacity(common.condition.len() + 96),
+        update: String::with_capacity(common.update.len() + 160),
         names: common.names.clone(),
-        values: HashMap::with_capacity(16),
+        values: HashMap::with_capacity(18),
     };
     e.condition.push_str(&common.condition);
-    e.update.push_str(&common.set);
-    e.value(":request_id", s(req.request_id));
+    e.update.push_str(&common.update);
     e.value(":client", s(req.caller.client_id.as_str()));
     e.value(":token", s(&req.caller.token_sha256));
     e.value(":scope", s(WRITE_SCOPE));
@@ -142,6 +198,124 @@ pub fn expressions(req: &UpdateRequest<'_>) -> Expressions {
     e.value(":now", s(req.now.rfc3339()));
     e.value(":zero", n(0));
     e.value(":one", n(1));
+    e
+}
+
+/// Builds the condition (the rules, the retry guard, If-Match, the key) and the update
+/// (the patch, `updated_at`, `version + 1`, the bookkeeping, `disconnected_at` on
+/// disconnect) of a write that leaves its bookkeeping in `req.bookkeeping`'s form.
+pub fn expressions(req: &UpdateRequest<'_>) -> Expressions {
+    let common = match req.bookkeeping {
+        BookkeepingFormat::Compact => &*COMPACT,
+        BookkeepingFormat::Legacy => &*LEGACY,
+    };
+    let mut e = start(common, req);
+    e.value(":rid", b(&req.request_digest));
+    if req.bookkeeping == BookkeepingFormat::Legacy {
+        e.value(":request_id", s(req.request_id));
+    }
+    // A keyed write: refused while any remembered record, in either form, carries the key
+    // (the refusal's ALL_OLD says whether it is a replay or another request), and then
+    // remembered first.
+    if let Some(idempotency) = &req.idempotency {
+        let keys = placeholders(&mut e, &attr::KEY_DIGESTS);
+        e.value(":kd", b(&idempotency.key_digest));
+        for key in &keys {
+            e.condition.push_str(&format!(" AND NOT {key} = :kd"));
+        }
+        match req.bookkeeping {
+            BookkeepingFormat::Compact => {
+                let fingerprints = placeholders(&mut e, &attr::FINGERPRINTS);
+                e.value(":fp", b(&idempotency.fingerprint));
+                shift(&mut e.update, &keys, ":kd");
+                shift(&mut e.update, &fingerprints, ":fp");
+            }
+            BookkeepingFormat::Legacy => {
+                let slots = placeholders(&mut e, &attr::LEGACY_IDEMPOTENCY_RECORDS);
+                e.value(":idempotency_key", s(&idempotency.legacy_record_prefix()));
+                e.value(":idempotency_record", s(&idempotency.legacy_record()));
+                for slot in &slots {
+                    e.condition
+                        .push_str(&format!(" AND NOT begins_with({slot}, :idempotency_key)"));
+                }
+                shift(&mut e.update, &slots, ":idempotency_record");
+            }
+        }
+    }
+    finish(e, req, Vec::new())
+}
+
+/// A compact write to an item that still holds legacy bookkeeping (`Explanation::Migrate`):
+/// every remembered request and record, read from `old` in both forms, is written in the
+/// compact form with this write's own first, and the legacy attributes are removed. The
+/// item must still be at `old`'s version, which pins everything this was computed from.
+pub fn migration(req: &UpdateRequest<'_>, old: &Connection) -> Expressions {
+    let mut e = start(&RULES, req);
+    let version = e.name(attr::VERSION);
+    if old.version == 0 {
+        e.condition
+            .push_str(&format!(" AND attribute_not_exists({version})"));
+    } else {
+        e.condition.push_str(&format!(" AND {version} = :seen"));
+        e.value(":seen", n(old.version));
+    }
+    // As the shift of a compact write leaves them: this write's entry first, then what the
+    // item remembered (legacy first, always the newer), an empty slot taking this write's.
+    let slots = attr::REQUEST_DIGESTS.len();
+    let mut requests = vec![req.request_digest];
+    requests.extend(old.recent_requests.iter().take(slots - 1));
+    requests.resize(slots, req.request_digest);
+    let records: Vec<KeyRecord> = match &req.idempotency {
+        Some(idempotency) => {
+            let mine = idempotency.record();
+            let mut records = vec![mine];
+            records.extend(old.idempotency_records.iter().take(slots - 1));
+            records.resize(slots, mine);
+            records
+        }
+        // A write without a key keeps the records as it found them.
+        None => old
+            .idempotency_records
+            .iter()
+            .take(slots)
+            .copied()
+            .collect(),
+    };
+    let mut remove = Vec::new();
+    for (attribute, digest) in attr::REQUEST_DIGESTS.iter().zip(&requests) {
+        set_digest(&mut e, attribute, digest);
+    }
+    for (i, (key, fingerprint)) in attr::KEY_DIGESTS.iter().zip(attr::FINGERPRINTS).enumerate() {
+        match records.get(i) {
+            Some(record) => {
+                set_digest(&mut e, key, &record.key);
+                set_digest(&mut e, fingerprint, &record.fingerprint);
+            }
+            None => {
+                remove.push(e.name(key));
+                remove.push(e.name(fingerprint));
+            }
+        }
+    }
+    for attribute in attr::LEGACY_REQUEST_IDS
+        .iter()
+        .chain(&attr::LEGACY_IDEMPOTENCY_RECORDS)
+    {
+        remove.push(e.name(attribute));
+    }
+    finish(e, req, remove)
+}
+
+fn set_digest(e: &mut Expressions, attribute: &str, digest: &Digest) {
+    let name = e.name(attribute);
+    let placeholder = format!(":{attribute}");
+    e.update.push_str(&format!(", {name} = {placeholder}"));
+    e.value(&placeholder, b(digest));
+}
+
+/// If-Match and the patch, shared by every form of write; `remove` holds the attributes
+/// the bookkeeping removes.
+fn finish(mut e: Expressions, req: &UpdateRequest<'_>, mut remove: Vec<String>) -> Expressions {
     match &req.precondition {
         Precondition::None | Precondition::Any => {}
         // No tag can match: a condition that is always false, still judged after the
@@ -170,32 +344,7 @@ pub fn expressions(req: &UpdateRequest<'_>) -> Expressions {
             e.condition.push_str(if at_zero { "))" } else { ")" });
         }
     }
-    // A keyed write: refused while any remembered record carries the key (the refusal's
-    // ALL_OLD says whether it is a replay or another request), and then remembered first.
-    if let Some(idempotency) = &req.idempotency {
-        let slots: Vec<String> = attr::IDEMPOTENCY_RECORDS
-            .iter()
-            .map(|a| e.name(a))
-            .collect();
-        e.value(":idempotency_key", s(&idempotency.record_prefix()));
-        e.value(":idempotency_record", s(&idempotency.record()));
-        for slot in &slots {
-            e.condition
-                .push_str(&format!(" AND NOT begins_with({slot}, :idempotency_key)"));
-        }
-        for pair in slots.windows(2).rev() {
-            let [newer, older] = pair else { continue };
-            e.update.push_str(&format!(
-                ", {older} = if_not_exists({newer}, :idempotency_record)"
-            ));
-        }
-        if let Some(newest) = slots.first() {
-            e.update
-                .push_str(&format!(", {newest} = :idempotency_record"));
-        }
-    }
     // Each member the patch changes: `:<attribute>` holds a value its parser accepted.
-    let mut remove = Vec::new();
     for (member, change) in req.patch.changes() {
         let attribute = member.attribute();
         match change {
@@ -220,12 +369,30 @@ pub fn expressions(req: &UpdateRequest<'_>) -> Expressions {
     e
 }
 
+/// What a write did, and the write units DynamoDB billed for it when it says (it does for
+/// an accepted write; a refused one is billed too but its error carries no figure).
+#[derive(Debug)]
+pub struct Written {
+    pub outcome: UpdateOutcome,
+    pub write_units: Option<f64>,
+}
+
 impl Store {
-    pub async fn update_connection(
+    /// The request's write.
+    pub async fn update_connection(&self, req: &UpdateRequest<'_>) -> Result<Written, StoreError> {
+        self.update(req, expressions(req)).await
+    }
+
+    /// The same write, carrying `old`'s legacy bookkeeping over (`migration`).
+    pub async fn migrate_connection(
         &self,
         req: &UpdateRequest<'_>,
-    ) -> Result<UpdateOutcome, StoreError> {
-        let e = expressions(req);
+        old: &Connection,
+    ) -> Result<Written, StoreError> {
+        self.update(req, migration(req, old)).await
+    }
+
+    async fn update(&self, req: &UpdateRequest<'_>, e: Expressions) -> Result<Written, StoreError> {
         // Boxed: the SDK's future is large, and lambda_runtime moves the handler's future
         // several times per invocation (memcpy of every byte each time).
         let result = Box::pin(
@@ -241,20 +408,32 @@ impl Store {
                 .return_values_on_condition_check_failure(
                     ReturnValuesOnConditionCheckFailure::AllOld,
                 )
+                .return_consumed_capacity(ReturnConsumedCapacity::Total)
                 .send(),
         )
         .await;
         match result {
             Ok(output) => {
+                let write_units = output
+                    .consumed_capacity
+                    .as_ref()
+                    .and_then(|c| c.write_capacity_units.or(c.capacity_units));
                 let item = output
                     .attributes
                     .ok_or(StoreError::MalformedItem("attributes"))?;
-                Ok(UpdateOutcome::Updated(connection_from_item(&item)?))
+                Ok(Written {
+                    outcome: UpdateOutcome::Updated(connection_from_item(&item)?),
+                    write_units,
+                })
             }
             Err(err) => match err.as_service_error() {
-                Some(UpdateItemError::ConditionalCheckFailedException(failed)) => Ok(
-                    UpdateOutcome::Refused(old_item(failed.item(), &req.caller.client_id)?),
-                ),
+                Some(UpdateItemError::ConditionalCheckFailedException(failed)) => Ok(Written {
+                    outcome: UpdateOutcome::Refused(old_item(
+                        failed.item(),
+                        &req.caller.client_id,
+                    )?),
+                    write_units: None,
+                }),
                 _ => Err(StoreError::from_sdk(&err)),
             },
         }

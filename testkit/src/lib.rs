@@ -287,6 +287,11 @@ fn deadline_ms() -> u64 {
 
 /// Starts a function binary with the Lambda environment and a Lambda-like rest.
 pub fn spawn(bin: &str, api: &RuntimeApi) -> (Child, Instant) {
+    spawn_with_env(bin, api, &[])
+}
+
+/// As `spawn`, with `extra` set in the process's environment as well.
+pub fn spawn_with_env(bin: &str, api: &RuntimeApi, extra: &[(&str, &str)]) -> (Child, Instant) {
     let mut cmd = Command::new(bin);
     // Lambda's environment, not this shell's: only what Lambda would set, and what the
     // bench chose (tables, endpoint, a CA file for the TLS run).
@@ -315,6 +320,7 @@ pub fn spawn(bin: &str, api: &RuntimeApi) -> (Child, Instant) {
         .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
         .env("AWS_LAMBDA_LOG_STREAM_NAME", "bench")
         .env("AWS_LAMBDA_LOG_GROUP_NAME", "bench")
+        .envs(extra.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::inherit());

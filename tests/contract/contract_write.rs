@@ -450,7 +450,7 @@ async fn a_retry_after_other_writes_still_writes_once() {
     let mine = patch(ACTIVE_B, r#"{"email":"mine@example.com"}"#);
     let first = f.send_as(mine.clone(), "lambda-request-a".into()).await;
     assert_eq!(first.header("etag"), Some("\"2\""));
-    let others = update_connection::store::RECENT_REQUEST_IDS.len() - 1;
+    let others = update_connection::schema::connection::REQUEST_DIGESTS.len() - 1;
     for i in 0..others {
         let body = json!({ "email": format!("other{i}@example.com") }).to_string();
         assert_eq!(f.send(patch(ACTIVE_B, &body)).await.status, 200);

@@ -8,6 +8,7 @@ mod support;
 
 mod accepted_writes;
 mod api_conventions;
+mod bookkeeping;
 mod contract_auth;
 mod contract_body;
 mod contract_edges;

@@ -166,8 +166,9 @@ fn the_response_schema_is_the_connection_view() {
         token_scopes: Vec::new(),
         token_expires_at: None,
         version: 1,
-        recent_request_ids: Vec::new(),
+        recent_requests: Vec::new(),
         idempotency_records: Vec::new(),
+        legacy_bookkeeping: false,
     };
     let json = serde_json::to_value(connection.view()).unwrap();
     let members: BTreeSet<&str> = json

@@ -122,6 +122,28 @@ pub struct Fixture {
 
 static TABLES: AtomicUsize = AtomicUsize::new(0);
 
+/// Every request line the fixtures' functions wrote (tests run side by side: find a line
+/// by its request id).
+static LINES: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+fn keep_line(line: &[u8]) {
+    LINES
+        .lock()
+        .unwrap()
+        .push(String::from_utf8_lossy(line).into_owned());
+}
+
+/// The request line the function wrote for `request_id`.
+pub fn request_line(request_id: &str) -> Value {
+    LINES
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|v| v["request_id"] == request_id)
+        .unwrap_or_else(|| panic!("no request line for {request_id}"))
+}
+
 impl Fixture {
     pub async fn new() -> Self {
         Self::with_ttl(Duration::from_secs(60)).await
@@ -159,7 +181,7 @@ impl Fixture {
         let app = App::with_lines_to(
             Store::new(counted, connections.clone(), api_keys.clone()),
             &config,
-            |_| {},
+            keep_line,
         );
         Self {
             app,
@@ -179,12 +201,20 @@ impl Fixture {
 
     /// As `send`, with a chosen Lambda request id (a retried invocation keeps its id).
     pub async fn send_as(&self, event: Value, request_id: String) -> Reply {
-        let event: Event = serde_json::from_value(event).expect("the event deserializes");
-        let response = self.app.handle(&event, &request_id).await;
-        Reply::from_lambda(
-            serde_json::to_value(&response).expect("response serializes"),
-            request_id,
-        )
+        send_to(&self.app, event, request_id).await
+    }
+
+    /// Another instance of the function on this fixture's tables, configured as the
+    /// defaults and then `change` (another version serving the same table).
+    pub fn app_with(&self, change: impl FnOnce(&mut Config)) -> App {
+        let mut config = Config::for_tables(self.connections.clone(), self.api_keys.clone());
+        change(&mut config);
+        let store = Store::new(
+            self.client.clone(),
+            self.connections.clone(),
+            self.api_keys.clone(),
+        );
+        App::with_lines_to(store, &config, keep_line)
     }
 
     pub async fn item(&self, id: &str) -> Option<Item> {
@@ -261,21 +291,18 @@ impl Fixture {
             started <= updated_at && updated_at <= finished,
             "{body}: updated_at {updated_at} is not the time of the write ({started}..{finished})"
         );
-        // A keyed write stores `<key> <fingerprint>`; the fingerprint is the function's own
-        // hash, so only its form is checked here.
+        // A keyed write stores the key's digest and the request's fingerprint; the
+        // fingerprint is the function's own hash, so only its form is checked here.
         let key = header(&event_headers, "idempotency-key").map(|k| k.trim_matches('"').to_owned());
         let record = key.as_ref().map(|key| {
-            let record = s(new, "last_idempotency_key");
-            let fingerprint = record.strip_prefix(&format!("{key} ")).unwrap_or_else(|| {
-                panic!("{body}: last_idempotency_key {record:?} is not the key's record")
-            });
-            assert!(
-                fingerprint.len() == 32 && fingerprint.bytes().all(|b| b.is_ascii_hexdigit()),
-                "{body}: fingerprint {fingerprint:?}"
-            );
-            record
+            let fingerprint = match new.get("f0") {
+                Some(AttributeValue::B(b)) if b.as_ref().len() == 16 => hex::encode(b.as_ref()),
+                other => panic!("{body}: f0 {other:?} is not a fingerprint"),
+            };
+            (key.as_str(), fingerprint)
         });
-        let expected = expected_write(old, body, &reply.request_id, record.as_deref(), &updated_at);
+        let record = record.as_ref().map(|(k, f)| (*k, f.as_str()));
+        let expected = expected_write(old, body, &reply.request_id, record, &updated_at);
         assert!(
             *new == expected,
             "{body} on {id}: the item is not the old one with exactly the asked changes\n{}",
@@ -431,4 +458,14 @@ pub fn with_header(mut event: Value, name: &str, value: Option<&str>) -> Value {
         }
     }
     event
+}
+
+/// Runs one event through `app` with a chosen Lambda request id.
+pub async fn send_to(app: &App, event: Value, request_id: String) -> Reply {
+    let event: Event = serde_json::from_value(event).expect("the event deserializes");
+    let response = app.handle(&event, &request_id).await;
+    Reply::from_lambda(
+        serde_json::to_value(&response).expect("response serializes"),
+        request_id,
+    )
 }

@@ -13,7 +13,7 @@ pub fn expected_write(
     old: &Item,
     body: &Value,
     request_id: &str,
-    record: Option<&str>,
+    record: Option<(&str, &str)>,
     now: &str,
 ) -> Item {
     let before = plain(old);
@@ -45,6 +45,7 @@ pub fn plain(item: &Item) -> contract_model::Item {
                 AttributeValue::S(s) => Value::String(s.clone()),
                 AttributeValue::N(n) => serde_json::from_str(n).unwrap_or(Value::String(n.clone())),
                 AttributeValue::Ss(ss) => Value::from(ss.clone()),
+                AttributeValue::B(b) => Value::String(hex::encode(b.as_ref())),
                 other => panic!("{name}: the model has no attribute type for {other:?}"),
             };
             (name.clone(), value)
@@ -54,6 +55,11 @@ pub fn plain(item: &Item) -> contract_model::Item {
 
 fn typed(name: &str, value: &Value) -> AttributeValue {
     match value {
+        Value::String(s) if contract_model::is_binary(name) => {
+            AttributeValue::B(aws_sdk_dynamodb::primitives::Blob::new(
+                hex::decode(s).unwrap_or_else(|_| panic!("{name}: {s} is not hex")),
+            ))
+        }
         Value::String(s) => AttributeValue::S(s.clone()),
         Value::Number(n) => AttributeValue::N(n.to_string()),
         other => panic!("{name}: the model wrote {other}, which has no attribute type here"),

@@ -65,7 +65,7 @@ use std::time::{Duration, Instant, SystemTime};
 use clap::Parser;
 use clap::builder::RangedU64ValueParser;
 use serde_json::{Value, json};
-use update_connection_testkit::{RuntimeApi, spawn, stop};
+use update_connection_testkit::{RuntimeApi, spawn_with_env, stop};
 
 /// Concurrent soak of the function against DynamoDB Local (tables and endpoint from the
 /// environment); every answer and the final table are checked against the contract's
@@ -91,6 +91,13 @@ struct Args {
     /// Seed of the request mix (the same seed, the same requests).
     #[arg(long, default_value_t = 7)]
     seed: u64,
+    /// The first N processes write the bookkeeping's legacy form (BOOKKEEPING_FORMAT=legacy),
+    /// the others the compact one: both forms on one table, as during a deploy.
+    #[arg(long, default_value_t = 0)]
+    legacy_writers: usize,
+    /// The legacy writers run this binary instead (a release from before the compact form).
+    #[arg(long, value_name = "PATH", requires = "legacy_writers")]
+    legacy_bin: Option<String>,
     /// How many violations to print (all are counted).
     #[arg(long, default_value_t = 20)]
     show: usize,
@@ -154,8 +161,6 @@ const CONNECTIONS: usize = 64;
 const RIVALS: usize = 4;
 const HOT: usize = 3;
 const CREATED_AT: &str = "2026-01-01T00:00:00.000Z";
-/// Where the item keeps the request ids of its last writes, newest first.
-const RECENT: [&str; 4] = contract_model::RECENT_REQUEST_IDS;
 const STATUSES: [&str; 3] = ["active", "initialized", "unauthenticated"];
 
 fn id(i: usize) -> String {
@@ -584,11 +589,13 @@ struct Outcome {
     answered: SystemTime,
     /// Hot phase: the round this request belonged to.
     round: Option<usize>,
+    /// Answered by a process writing the bookkeeping's legacy form.
+    legacy: bool,
 }
 
-fn send(api: &RuntimeApi, request_id: String, request: &Request, retry: bool) -> Outcome {
+fn send(api: &Api, request_id: String, request: &Request, retry: bool) -> Outcome {
     let sent = SystemTime::now();
-    let (_, _, response) = api.call(&request_id, &request.event);
+    let (_, _, response) = api.runtime.call(&request_id, &request.event);
     let answered = SystemTime::now();
     Outcome {
         request_id,
@@ -608,7 +615,14 @@ fn send(api: &RuntimeApi, request_id: String, request: &Request, retry: bool) ->
         sent,
         answered,
         round: None,
+        legacy: api.legacy,
     }
+}
+
+/// One process's Runtime API, and the form its process writes.
+struct Api {
+    runtime: RuntimeApi,
+    legacy: bool,
 }
 
 /// What the processes' drivers share: the version last answered for each connection of
@@ -616,6 +630,8 @@ fn send(api: &RuntimeApi, request_id: String, request: &Request, retry: bool) ->
 /// each hot connection, as the round's winner answered it, and the hot item as read back
 /// after each round.
 struct Shared {
+    legacy_writers: usize,
+    legacy_bin: Option<String>,
     known: Vec<AtomicU64>,
     admin: String,
     rounds: usize,
@@ -645,8 +661,17 @@ fn shown(output: &Output) -> BTreeMap<String, String> {
 }
 
 fn drive(bin: &str, requests: usize, seed: u64, worker: usize, shared: &Shared) -> Vec<Outcome> {
-    let api = RuntimeApi::start();
-    let (child, _) = spawn(bin, &api);
+    let legacy = worker < shared.legacy_writers;
+    let (bin, env) = match (&shared.legacy_bin, legacy) {
+        (Some(old), true) => (old.as_str(), Vec::new()),
+        (None, true) => (bin, vec![("BOOKKEEPING_FORMAT", "legacy")]),
+        (_, false) => (bin, Vec::new()),
+    };
+    let api = Api {
+        runtime: RuntimeApi::start(),
+        legacy,
+    };
+    let (child, _) = spawn_with_env(bin, &api.runtime, &env);
     children().push(child.id());
     let mut rng = Rng(seed
         .wrapping_mul(0x9E37_79B9_7F4A_7C15)
@@ -730,8 +755,9 @@ struct State {
 
 /// Stands for a write's time in the replayed item; its windows are checked instead.
 const STAMP: &str = "<the time of its write>";
-/// Stands for the function's fingerprint in an `Idempotency-Key` record; its form is checked.
-const FINGERPRINT: &str = "<fingerprint>";
+/// Stands for the function's fingerprint in an `Idempotency-Key` record, followed by the
+/// writer's request id and `>`; the stored fingerprint's form is checked.
+const FINGERPRINT: &str = "<fingerprint of ";
 
 impl State {
     fn seeded(id: &str, customer_id: String, status: &str) -> Self {
@@ -759,17 +785,18 @@ impl State {
     fn apply(&self, o: &Outcome) -> Self {
         let changes = contract_model::changes(&o.body);
         let mut next = self.clone();
+        let fingerprint = format!("{FINGERPRINT}{}>", o.request_id);
         let record = o
             .idempotency_key
-            .as_ref()
-            .map(|k| format!("{k} {FINGERPRINT}"));
-        next.item = contract_model::write_keyed(
-            &self.item,
-            &changes,
-            &o.request_id,
-            record.as_deref(),
-            STAMP,
-        );
+            .as_deref()
+            .map(|k| (k, fingerprint.as_str()));
+        let form = if o.legacy {
+            contract_model::Bookkeeping::Legacy
+        } else {
+            contract_model::Bookkeeping::Compact
+        };
+        next.item =
+            contract_model::write_as(form, &self.item, &changes, &o.request_id, record, STAMP);
         let window = (o.sent, o.answered);
         next.stamped.insert("updated_at".into(), window);
         for (member, change) in &changes {
@@ -823,18 +850,6 @@ fn fingerprint(o: &Outcome) -> Fingerprint {
     (changes, o.if_match)
 }
 
-/// The write whose `Idempotency-Key` record for `key` an item written by `writers` (in
-/// version order) holds: the function keeps the records of the last 4 keyed writes.
-fn record_of<'a>(writers: &[&'a Outcome], key: &str) -> Option<&'a Outcome> {
-    writers
-        .iter()
-        .rev()
-        .filter(|w| w.idempotency_key.is_some())
-        .take(contract_model::IDEMPOTENCY_RECORDS.len())
-        .find(|w| w.idempotency_key.as_deref() == Some(key))
-        .copied()
-}
-
 fn describe(o: &Outcome) -> String {
     let if_match = o
         .if_match
@@ -855,6 +870,8 @@ struct Timeline<'a> {
     windows: Vec<(SystemTime, SystemTime)>,
     /// The first version at which the connection is disconnected.
     disconnected_from: Option<u64>,
+    /// `states[v]`: the replayed item at version v (0 and 1: the seed).
+    states: Vec<contract_model::Item>,
 }
 
 impl<'a> Timeline<'a> {
@@ -875,8 +892,18 @@ impl<'a> Timeline<'a> {
 
     /// The remembered write with `key` at version v.
     fn record_of(&self, v: u64, key: &str) -> Option<&'a Outcome> {
-        let upto = (v.saturating_sub(1) as usize).min(self.writers.len());
-        record_of(&self.writers[..upto], key)
+        self.record_in(self.states.get(v as usize)?, key)
+    }
+
+    /// The write whose record for `key` a replayed item holds (its fingerprint slot names
+    /// the writer: `FINGERPRINT`).
+    fn record_in(&self, item: &contract_model::Item, key: &str) -> Option<&'a Outcome> {
+        let fingerprint = contract_model::idempotency_record(item, key)?;
+        let request_id = fingerprint.strip_prefix(FINGERPRINT)?.strip_suffix('>')?;
+        self.writers
+            .iter()
+            .find(|w| w.request_id == request_id)
+            .copied()
     }
 }
 
@@ -926,7 +953,7 @@ fn check_refusals(
                     "{id}: {} answered 422 {code}, but no write of another request with its key \
                      was among the last {} keyed writes ({versions})",
                     describe(o),
-                    contract_model::IDEMPOTENCY_RECORDS.len()
+                    contract_model::KEY_DIGESTS.len()
                 ));
             }
         }
@@ -987,14 +1014,22 @@ fn replay<'a>(
         writers: Vec::new(),
         windows: Vec::new(),
         disconnected_from: None,
+        states: vec![state.item.clone(), state.item.clone()],
     };
+    let final_item = contract_model::Item::from_iter(
+        item.as_object()
+            .into_iter()
+            .flatten()
+            .map(|(k, v)| (k.clone(), v.clone())),
+    );
+    let recorded_requests = contract_model::recent_requests(&final_item);
     for v in 2..=final_version {
         let group = by_version.get(&v).map(Vec::as_slice).unwrap_or_default();
         // Identical requests (a disconnect and its retries) explain a version equally; the
         // item's own record of its last writers says which one wrote.
-        let recorded = RECENT
+        let recorded = recorded_requests
             .get((final_version - v) as usize)
-            .and_then(|name| item[*name].as_str());
+            .map(String::as_str);
         let candidates: Vec<&Outcome> = group
             .iter()
             .copied()
@@ -1002,7 +1037,7 @@ fn replay<'a>(
             .collect();
         let writer = candidates
             .iter()
-            .find(|o| Some(o.request_id.as_str()) == recorded)
+            .find(|o| Some(contract_model::digest(&o.request_id).as_str()) == recorded)
             .or(candidates.first())
             .copied();
         let Some(writer) = writer else {
@@ -1019,7 +1054,7 @@ fn replay<'a>(
         let next = state.apply(writer);
         // A key remembered on this connection never writes twice.
         if let Some(key) = &writer.idempotency_key
-            && let Some(first) = record_of(&timeline.writers, key)
+            && let Some(first) = timeline.record_in(&state.item, key)
         {
             violations.push(format!(
                 "{id}: key {key} wrote twice, while remembered: {} and {}",
@@ -1063,7 +1098,7 @@ fn replay<'a>(
                     o.if_match.unwrap_or(0)
                 ));
             } else if let Some(key) = &o.idempotency_key
-                && let Some(w) = record_of(&timeline.writers, key)
+                && let Some(w) = timeline.record_in(&next.item, key)
             {
                 violations.push(format!(
                     "{id}: {} answered at version {v} as a retry without a write, but version \
@@ -1075,6 +1110,7 @@ fn replay<'a>(
         }
         state = next;
         history.push(state.clone());
+        timeline.states.push(state.item.clone());
     }
     // A replay is the connection as it was at its version, where the key's remembered
     // write is the same request (body and If-Match).
@@ -1100,7 +1136,7 @@ fn replay<'a>(
                 "{id}: {} was answered as a replay at version {v}, but no write with its key \
                  is among the last {} keyed writes",
                 describe(o),
-                contract_model::IDEMPOTENCY_RECORDS.len()
+                contract_model::KEY_DIGESTS.len()
             )),
         }
     }
@@ -1116,15 +1152,17 @@ fn replay<'a>(
         ));
     }
     for (name, value) in &state.item {
+        // A fingerprint (compact) or `<key> <fingerprint>` (legacy): the key as replayed,
+        // the fingerprint's form only.
         let record = value
             .as_str()
-            .and_then(|v| v.strip_suffix(&format!(" {FINGERPRINT}")));
+            .and_then(|v| v.find(FINGERPRINT).map(|at| &v[..at]));
         if let Some(key) = record {
             let stored = item[name].as_str().unwrap_or_default();
-            let fingerprint = stored.strip_prefix(&format!("{key} ")).unwrap_or_default();
+            let fingerprint = stored.strip_prefix(key).unwrap_or_default();
             if fingerprint.len() != 32 || !fingerprint.bytes().all(|b| b.is_ascii_hexdigit()) {
                 violations.push(format!(
-                    "{id}: {name} is {stored:?}, the replay has key {key}"
+                    "{id}: {name} is {stored:?}, the replay has {value}"
                 ));
             }
         } else if value == STAMP {
@@ -1180,6 +1218,8 @@ fn main() {
         seed: rng_seed,
         show,
         time_limit_seconds,
+        legacy_writers,
+        legacy_bin,
     } = Args::parse();
 
     // A watchdog for the whole soak: a hung process, request or admin call ends in a clear
@@ -1207,6 +1247,8 @@ fn main() {
     let started = Instant::now();
     let per = requests.div_ceil(processes);
     let shared = Shared {
+        legacy_writers,
+        legacy_bin,
         known: (0..CONNECTIONS).map(|_| AtomicU64::new(1)).collect(),
         admin: admin_bin.clone(),
         rounds: hot_rounds,
@@ -1373,30 +1415,36 @@ fn main() {
         let from = w.if_match.unwrap_or(0);
         winner_of.insert(round, w);
         let stored = after.get(&round).cloned().unwrap_or_default();
-        // The previous version's writer: none but the seed, or the last round's winner on
-        // this item (an empty slot of the item takes the writer's own id).
+        // The previous version's writer: none but the seed (the item remembers each request
+        // once), or the last round's winner on this item.
         let before = match from {
-            1 => Some(w.request_id.as_str()),
+            1 => Some(None),
             _ => round
                 .checked_sub(HOT)
                 .and_then(|r| winner_of.get(&r))
                 .filter(|p| p.etag == Some(from))
-                .map(|p| p.request_id.as_str()),
+                .map(|p| Some(p.request_id.as_str())),
         };
         let attribute = |name: &str| stored.get(name).map(String::as_str);
+        let as_item = stored
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::from(v.clone())))
+            .collect();
+        let recent = contract_model::recent_requests(&as_item);
+        let recent = |i: usize| recent.get(i).map(String::as_str);
+        let digest = |id: Option<&str>| id.map(contract_model::digest);
         let holds_the_winner = w.etag == Some(from + 1)
             && attribute("version") == Some((from + 1).to_string().as_str())
-            && attribute(RECENT[0]) == Some(w.request_id.as_str())
-            && before.is_some()
-            && attribute(RECENT[1]) == before;
+            && recent(0) == digest(Some(&w.request_id)).as_deref()
+            && before.is_some_and(|b| recent(1) == digest(b).as_deref());
         if !holds_the_winner {
             violations.push(format!(
                 "hot round {round}: {} read back after it is version {:?}, written last by {:?} \
                  after {:?}; the winner {} wrote version {:?} from If-Match \"{from}\" after {:?}",
                 w.connection,
                 attribute("version"),
-                attribute(RECENT[0]),
-                attribute(RECENT[1]),
+                recent(0),
+                recent(1),
                 w.request_id,
                 w.etag,
                 before
