@@ -43,8 +43,9 @@ REPORT_CONFIG = Config(connect_timeout=2, read_timeout=3, retries={"max_attempts
 REPORT_WORST_MS = 12_000
 
 # What a write of the email may change besides the email: its bookkeeping (the version,
-# the time, the retry guard's request ids). Everything else must stay as it was.
-WRITE_BOOKKEEPING = ("version", "updated_at", "last_request_id")
+# the time, the retry guard's request ids in either form: docs/contract.md). Everything
+# else must stay as it was.
+WRITE_BOOKKEEPING = ("version", "updated_at", "r0", "r1", "r2", "r3", "last_request_id")
 WRITE_BOOKKEEPING_PREFIXES = ("previous_request_id_",)
 # A connection no canary owns: the canary's key must get 404 there, as for any other client.
 NOT_A_CANARY = "7ZZZZZZZZZZZZZZZZZZZZZZZZZ"
