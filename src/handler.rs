@@ -21,8 +21,11 @@ use crate::telemetry::{self, Invocation, LineWriter, Outcome, RequestLine, Reque
 
 use crate::http::event::MAX_BODY_BYTES;
 
-/// Writes that carry an item's legacy bookkeeping over, at most, for one request.
-const MAX_MIGRATIONS: u32 = 3;
+/// Writes that carry an item's legacy bookkeeping over, at most, for one request, and
+/// only while the request is younger than `MIGRATION_BUDGET`: a slow database still
+/// answers within the function's timeout (docs/operations.md, time budget).
+const MAX_MIGRATIONS: u32 = 4;
+const MIGRATION_BUDGET: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// Everything a request needs, built once per instance.
 #[derive(Debug)]
@@ -187,6 +190,7 @@ impl App {
             idempotency,
             now: clock::now(),
         };
+        let first_write = Instant::now();
         let mut write = log
             .time_dynamodb(self.store.update_connection(&request))
             .await;
@@ -207,7 +211,7 @@ impl App {
             let explanation = why_refused(&old, &request);
             let again = matches!(explanation, Explanation::Migrate)
                 || (migrating && explanation == Explanation::Unexplained);
-            if again && migrations < MAX_MIGRATIONS {
+            if again && migrations < MAX_MIGRATIONS && first_write.elapsed() < MIGRATION_BUDGET {
                 migrations += 1;
                 migrating = explanation == Explanation::Migrate;
                 let store = &self.store;

@@ -98,6 +98,10 @@ struct Args {
     /// The legacy writers run this binary instead (a release from before the compact form).
     #[arg(long, value_name = "PATH", requires = "legacy_writers")]
     legacy_bin: Option<String>,
+    /// The form the other processes (--bin) write: `compact`, or `legacy` (with --legacy-bin:
+    /// the first step of a deploy that changes the form).
+    #[arg(long, default_value = "compact", value_parser = ["compact", "legacy"])]
+    bin_form: String,
     /// How many violations to print (all are counted).
     #[arg(long, default_value_t = 20)]
     show: usize,
@@ -632,6 +636,7 @@ struct Api {
 struct Shared {
     legacy_writers: usize,
     legacy_bin: Option<String>,
+    bin_form: String,
     known: Vec<AtomicU64>,
     admin: String,
     rounds: usize,
@@ -661,11 +666,17 @@ fn shown(output: &Output) -> BTreeMap<String, String> {
 }
 
 fn drive(bin: &str, requests: usize, seed: u64, worker: usize, shared: &Shared) -> Vec<Outcome> {
-    let legacy = worker < shared.legacy_writers;
-    let (bin, env) = match (&shared.legacy_bin, legacy) {
+    let legacy_writer = worker < shared.legacy_writers;
+    let legacy = legacy_writer || shared.bin_form == "legacy";
+    let (bin, env) = match (&shared.legacy_bin, legacy_writer) {
         (Some(old), true) => (old.as_str(), Vec::new()),
-        (None, true) => (bin, vec![("BOOKKEEPING_FORMAT", "legacy")]),
-        (_, false) => (bin, Vec::new()),
+        _ => (
+            bin,
+            vec![(
+                "BOOKKEEPING_FORMAT",
+                if legacy { "legacy" } else { "compact" },
+            )],
+        ),
     };
     let api = Api {
         runtime: RuntimeApi::start(),
@@ -1220,6 +1231,7 @@ fn main() {
         time_limit_seconds,
         legacy_writers,
         legacy_bin,
+        bin_form,
     } = Args::parse();
 
     // A watchdog for the whole soak: a hung process, request or admin call ends in a clear
@@ -1249,6 +1261,7 @@ fn main() {
     let shared = Shared {
         legacy_writers,
         legacy_bin,
+        bin_form,
         known: (0..CONNECTIONS).map(|_| AtomicU64::new(1)).collect(),
         admin: admin_bin.clone(),
         rounds: hot_rounds,
