@@ -9,6 +9,7 @@ use tokio::io::AsyncReadExt;
 use tokio::process::{Child, Command};
 
 use crate::support::fault_proxy::{FaultProxy, Mode};
+use crate::support::patch as super_patch;
 use crate::support::runtime_api::RuntimeApi;
 use crate::support::*;
 
@@ -422,6 +423,9 @@ async fn at_concurrency_8_every_invocation_keeps_its_own_answer_item_and_line() 
         );
         f.put(item).await;
     }
+    // The copies keep ACTIVE_B's token.
+    let bearer = format!("Bearer {}", token(ACTIVE_B));
+    let patch = |id: &str, body: &str| with_header(patch(id, body), "authorization", Some(&bearer));
     let api = RuntimeApi::start().await;
     let child = function(&api, &f.connections, &f.api_keys)
         .env("AWS_LAMBDA_MAX_CONCURRENCY", "8")
@@ -442,12 +446,12 @@ async fn at_concurrency_8_every_invocation_keeps_its_own_answer_item_and_line() 
         ));
         let refusal = match i % 4 {
             0 => (
-                with_header(patch(id, "{}"), "authorization", Some("Bearer wrong")),
+                with_header(patch(id, &body), "authorization", Some("Bearer wrong")),
                 401,
                 "invalid-token",
             ),
             1 => (
-                with_header(patch(id, "{}"), "x-api-key", Some("unknown-key")),
+                with_header(patch(id, &body), "x-api-key", Some("unknown-key")),
                 401,
                 "invalid-api-key",
             ),
@@ -456,7 +460,7 @@ async fn at_concurrency_8_every_invocation_keeps_its_own_answer_item_and_line() 
                 422,
                 "validation-failed",
             ),
-            _ => (patch(OTHER_CLIENTS, &body), 404, "not-found"),
+            _ => (super_patch(OTHER_CLIENTS, &body), 404, "not-found"),
         };
         cases.push((format!("no-{i}"), refusal.0, refusal.1, refusal.2, None));
         cases.push((
