@@ -103,6 +103,24 @@ fn user_system_ticks(pid: u32) -> (u64, u64) {
     (at(11), at(12))
 }
 
+/// The machine's busy and total jiffies so far (/proc/stat's first line): whether the
+/// whole machine (DynamoDB Local, the proxy, this harness) ran out of CPU.
+fn machine_jiffies() -> (u64, u64) {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let fields: Vec<u64> = stat
+        .lines()
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    // user nice system idle iowait ...: idle and iowait are not busy.
+    let idle = fields.get(3).copied().unwrap_or(0) + fields.get(4).copied().unwrap_or(0);
+    let total: u64 = fields.iter().sum();
+    (total - idle, total)
+}
+
 fn peak_rss_kib(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
@@ -294,14 +312,14 @@ fn concurrent_once(
     concurrency: usize,
     invocations: usize,
     round: usize,
-) -> (f64, f64, f64, HashMap<u16, u32>) {
+) -> (f64, f64, f64, HashMap<u16, u32>, f64) {
     let api = RuntimeApi::start();
     let (child, _) = spawn_concurrent(bin, &api, concurrency);
     api.wait_for_init(Duration::from_secs(30))
         .expect("the function never asked for an event");
     let timeout = Duration::from_secs(30);
     // A closed loop: `concurrency` in flight, a new one queued as each is answered.
-    let mut run = |label: &str, n: usize| {
+    let run = |label: &str, n: usize| {
         let mut statuses = HashMap::new();
         let mut queued = 0;
         for _ in 0..concurrency.min(n) {
@@ -323,10 +341,13 @@ fn concurrent_once(
     run("warmup", 2 * concurrency.max(10));
     let pid = child.id();
     let cpu_before = cpu_ns(pid);
+    let machine_before = machine_jiffies();
     let started = Instant::now();
     let statuses = run("conc", invocations);
     let elapsed = started.elapsed();
     let cpu = cpu_ns(pid) - cpu_before;
+    let machine = machine_jiffies();
+    let busy = (machine.0 - machine_before.0) as f64 / (machine.1 - machine_before.1).max(1) as f64;
     let rss = peak_rss_kib(pid) as f64 / 1024.0;
     stop(child);
     (
@@ -334,6 +355,7 @@ fn concurrent_once(
         cpu as f64 / 1e3 / invocations as f64,
         rss,
         statuses,
+        busy,
     )
 }
 
@@ -348,7 +370,7 @@ fn concurrent(
     let per_round = invocations.div_ceil(rounds);
     let mut out = serde_json::Map::new();
     for &level in levels {
-        let mut runs: Vec<Vec<(f64, f64, f64, HashMap<u16, u32>)>> =
+        let mut runs: Vec<Vec<(f64, f64, f64, HashMap<u16, u32>, f64)>> =
             bins.iter().map(|_| Vec::new()).collect();
         for round in 0..rounds {
             let mut order: Vec<usize> = (0..bins.len()).collect();
@@ -371,6 +393,7 @@ fn concurrent(
                 "throughput_per_s": stats(runs.iter().map(|r| r.0).collect())["median"],
                 "cpu_us_per_invocation": stats(runs.iter().map(|r| r.1).collect())["median"],
                 "peak_rss_mib": runs.iter().map(|r| r.2).fold(0.0, f64::max),
+                "machine_cpu_busy": stats(runs.iter().map(|r| r.4).collect())["median"],
                 "rounds": runs.len(),
                 "statuses": statuses.iter().map(|(k, v)| (k.to_string(), json!(v))).collect::<serde_json::Map<_, _>>(),
             }));
