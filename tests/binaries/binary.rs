@@ -403,6 +403,9 @@ async fn the_request_line_survives_lambdas_filter_at_every_allowed_log_level() {
     }
 }
 
+/// (request id, event, status, code; for a 200 the connection and the email it wrote)
+type Case = (String, Value, u16, &'static str, Option<(String, String)>);
+
 /// As Lambda Managed Instances run it (AWS_LAMBDA_MAX_CONCURRENCY=8): 24 invocations
 /// queued at once, accepted writes on eight connections interleaved with refusals. Each
 /// answer is its own, each stored item holds its own write, each invocation writes one
@@ -432,8 +435,7 @@ async fn at_concurrency_8_every_invocation_keeps_its_own_answer_item_and_line() 
         .spawn()
         .expect("start the function");
 
-    // (request id, event, status, code; for a 200 the connection and the email it wrote)
-    let mut cases: Vec<(String, Value, u16, &str, Option<(String, String)>)> = Vec::new();
+    let mut cases: Vec<Case> = Vec::new();
     for (i, id) in ids.iter().enumerate() {
         let email = format!("writer-{i}@example.com");
         let body = json!({ "email": email }).to_string();

@@ -304,15 +304,23 @@ fn warm(bins: &[String], event: &[u8], invocations: usize, rounds: usize) -> Val
     Value::Object(out)
 }
 
-/// One process at `concurrency`: (invocations per second, CPU µs per invocation, peak RSS
-/// MiB, statuses).
+/// One process at one level of concurrency.
+struct ConcurrentRun {
+    per_second: f64,
+    cpu_us: f64,
+    rss_mib: f64,
+    statuses: HashMap<u16, u32>,
+    /// The machine's busy share while it ran.
+    busy: f64,
+}
+
 fn concurrent_once(
     bin: &str,
     event: &[u8],
     concurrency: usize,
     invocations: usize,
     round: usize,
-) -> (f64, f64, f64, HashMap<u16, u32>, f64) {
+) -> ConcurrentRun {
     let api = RuntimeApi::start();
     let (child, _) = spawn_concurrent(bin, &api, concurrency);
     api.wait_for_init(Duration::from_secs(30))
@@ -350,13 +358,13 @@ fn concurrent_once(
     let busy = (machine.0 - machine_before.0) as f64 / (machine.1 - machine_before.1).max(1) as f64;
     let rss = peak_rss_kib(pid) as f64 / 1024.0;
     stop(child);
-    (
-        invocations as f64 / elapsed.as_secs_f64(),
-        cpu as f64 / 1e3 / invocations as f64,
-        rss,
+    ConcurrentRun {
+        per_second: invocations as f64 / elapsed.as_secs_f64(),
+        cpu_us: cpu as f64 / 1e3 / invocations as f64,
+        rss_mib: rss,
         statuses,
         busy,
-    )
+    }
 }
 
 /// Every level, every binary `rounds` times, taking turns.
@@ -370,8 +378,7 @@ fn concurrent(
     let per_round = invocations.div_ceil(rounds);
     let mut out = serde_json::Map::new();
     for &level in levels {
-        let mut runs: Vec<Vec<(f64, f64, f64, HashMap<u16, u32>, f64)>> =
-            bins.iter().map(|_| Vec::new()).collect();
+        let mut runs: Vec<Vec<ConcurrentRun>> = bins.iter().map(|_| Vec::new()).collect();
         for round in 0..rounds {
             let mut order: Vec<usize> = (0..bins.len()).collect();
             if round % 2 == 1 {
@@ -385,15 +392,15 @@ fn concurrent(
         for (bin, runs) in bins.iter().zip(runs) {
             let mut statuses: HashMap<u16, u32> = HashMap::new();
             for r in &runs {
-                for (k, v) in &r.3 {
+                for (k, v) in &r.statuses {
                     *statuses.entry(*k).or_insert(0) += v;
                 }
             }
             by_bin.insert(label(bin), json!({
-                "throughput_per_s": stats(runs.iter().map(|r| r.0).collect())["median"],
-                "cpu_us_per_invocation": stats(runs.iter().map(|r| r.1).collect())["median"],
-                "peak_rss_mib": runs.iter().map(|r| r.2).fold(0.0, f64::max),
-                "machine_cpu_busy": stats(runs.iter().map(|r| r.4).collect())["median"],
+                "throughput_per_s": stats(runs.iter().map(|r| r.per_second).collect())["median"],
+                "cpu_us_per_invocation": stats(runs.iter().map(|r| r.cpu_us).collect())["median"],
+                "peak_rss_mib": runs.iter().map(|r| r.rss_mib).fold(0.0, f64::max),
+                "machine_cpu_busy": stats(runs.iter().map(|r| r.busy).collect())["median"],
                 "rounds": runs.len(),
                 "statuses": statuses.iter().map(|(k, v)| (k.to_string(), json!(v))).collect::<serde_json::Map<_, _>>(),
             }));
