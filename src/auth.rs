@@ -111,6 +111,11 @@ impl ApiKeyCache {
         }
     }
 
+    /// False when the TTL is zero: nothing is ever remembered.
+    pub fn remembers(&self) -> bool {
+        !self.ttl.is_zero()
+    }
+
     /// The cached answer for a key, while it is fresh.
     pub fn get(&self, key_sha256: &str, now: Stamp) -> Option<KeyLookup> {
         if let Ok(known) = self.known.lock()

@@ -16,6 +16,7 @@ use crate::http::event::{Event, HeaderValue};
 use crate::http::response::JSON;
 use crate::http::route::{check_media_type, connection_route};
 use crate::http::{LambdaResponse, Problem, Response};
+use crate::single_flight::SingleFlight;
 use crate::store::{OldItem, Store, StoreError, UpdateOutcome};
 use crate::telemetry::{self, Invocation, LineWriter, Outcome, RequestLine, RequestLog};
 
@@ -32,6 +33,8 @@ const MIGRATION_BUDGET: std::time::Duration = std::time::Duration::from_secs(3);
 pub struct App {
     store: Store,
     keys: ApiKeyCache,
+    /// Concurrent invocations (Managed Instances) missing the cache for one key: one read.
+    key_reads: SingleFlight<Result<KeyLookup, StoreError>>,
     line: RequestLine,
     /// `REQUIRE_IF_MATCH`: a write without an entity tag in If-Match is 428.
     require_if_match: bool,
@@ -53,6 +56,7 @@ impl App {
         Self {
             store,
             keys: ApiKeyCache::new(config.api_key_cache_ttl),
+            key_reads: SingleFlight::default(),
             line: RequestLine::new(&config.function_name, &config.function_version, sink),
             require_if_match: config.require_if_match,
             bookkeeping: config.bookkeeping,
@@ -254,12 +258,21 @@ impl App {
         if let Some(cached) = self.keys.get(&digest, auth::Stamp::now()) {
             return Ok(cached);
         }
-        let answer = log
-            .time_dynamodb(self.store.client_for_key(&digest))
-            .await
-            .map_err(|e| store_problem("api-key-lookup", &e))?;
-        self.keys.put(digest, &answer, auth::Stamp::now());
-        Ok(answer)
+        // Cached before the flight lands, so that no caller finds neither.
+        let read = async {
+            let answer = log.time_dynamodb(self.store.client_for_key(&digest)).await;
+            if let Ok(answer) = &answer {
+                self.keys.put(digest.clone(), answer, auth::Stamp::now());
+            }
+            answer
+        };
+        // With the cache off every request reads, as the setting promises.
+        let answer = if self.keys.remembers() {
+            self.key_reads.run(&digest, read).await
+        } else {
+            read.await
+        };
+        answer.map_err(|e| store_problem("api-key-lookup", &e))
     }
 }
 fn success(connection: &Connection) -> Result<Response, Problem> {

@@ -11,6 +11,7 @@ pub mod domain;
 pub mod handler;
 pub mod http;
 pub mod schema;
+pub mod single_flight;
 pub mod store;
 pub mod telemetry;
 

@@ -433,6 +433,56 @@ mod tests {
         );
     }
 
+    /// Managed Instances interleave invocations on one thread: each line names the
+    /// invocation that wrote it, not the one that last started or last wrote.
+    #[test]
+    fn interleaved_invocations_each_name_their_own_ids() {
+        let out = Captured::default();
+        let writer = out.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .event_format(InvocationJson)
+            .with_writer(move || writer.clone())
+            .finish();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let invocation = |n: u32| {
+            let ids = Invocation {
+                request_id: format!("r-{n}"),
+                trace_id: Some(format!("Root=1-{n}")),
+            };
+            ids.scope(async move {
+                for step in 0..3 {
+                    tracing::warn!(writer = n, step, "step");
+                    tokio::task::yield_now().await;
+                }
+            })
+        };
+        tracing::subscriber::with_default(subscriber, || {
+            runtime.block_on(async { tokio::join!(invocation(1), invocation(2), invocation(3)) })
+        });
+        let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        let lines: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 9, "{text}");
+        let writers: Vec<u64> = lines
+            .iter()
+            .map(|l| l["writer"].as_u64().unwrap())
+            .collect();
+        assert_ne!(
+            writers,
+            [1, 1, 1, 2, 2, 2, 3, 3, 3],
+            "they interleaved: {text}"
+        );
+        for l in &lines {
+            let n = &l["writer"];
+            assert_eq!(l["request_id"], format!("r-{n}"), "{l}");
+            assert_eq!(l["trace_id"], format!("Root=1-{n}"), "{l}");
+        }
+    }
+
     #[test]
     fn an_untraced_invocation_still_names_its_request_id() {
         let invocation = Invocation {

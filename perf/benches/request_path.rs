@@ -125,6 +125,7 @@ fn request_line(c: &mut Criterion) {
         client_id: Some("client-demo".into()),
         dynamodb: Duration::from_micros(2_345),
         dynamodb_calls: 1,
+        write_units: Some(1.0),
     };
     let outcome = Outcome {
         request_id: "c6af9ac6-7b61-11e6-9a41-93e8deadbeef",

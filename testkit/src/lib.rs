@@ -26,6 +26,9 @@ use tokio::sync::{mpsc, oneshot};
 struct State {
     first_next: Option<Instant>,
     answered: HashMap<String, (Instant, Answer)>,
+    /// Events handed out and not answered yet, and the most there ever were.
+    in_flight: usize,
+    max_in_flight: usize,
 }
 
 #[derive(Default)]
@@ -52,6 +55,16 @@ enum Answer {
 
 /// An event waiting for a `GET /next`: its request id (already a valid header) and body.
 type Event = (HeaderValue, Bytes);
+
+/// The X-Ray trace header the Runtime API gives invocation `request_id`: its own per
+/// invocation, so that a line naming another invocation's trace is caught.
+pub fn trace_id_for(request_id: &str) -> String {
+    // FNV-1a: stable across runs and platforms, unlike std's hasher.
+    let hash = request_id.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    format!("Root=1-00000000-{hash:024x};Sampled=0")
+}
 
 /// Held by the callers' handles only: when the last one goes, the server stops.
 struct Handle {
@@ -128,6 +141,12 @@ impl RuntimeApi {
         state.first_next
     }
 
+    /// The most invocations the function held at once (handed out, not yet answered): 1
+    /// for a function that serves one at a time.
+    pub fn max_in_flight(&self) -> usize {
+        self.shared.lock().max_in_flight
+    }
+
     /// Queues an event; returns (latency from queueing to answer, answered at, status).
     pub fn invoke(&self, id: &str, event: &[u8]) -> (Duration, Instant, u16) {
         let (latency, at, response) = self.call(id, event);
@@ -150,6 +169,43 @@ impl RuntimeApi {
     pub fn try_call(&self, id: &str, event: &[u8], timeout: Duration) -> Result<Value, String> {
         self.answer(id, event, timeout)
             .map(|(_, response)| response)
+    }
+
+    /// Queues an event without waiting, for a caller that keeps several in flight and
+    /// collects them with `next_answer`.
+    pub fn queue(&self, id: &str, event: &[u8]) -> Result<(), String> {
+        let header = HeaderValue::from_str(id)
+            .map_err(|_| format!("request id {id:?} is not a valid header value"))?;
+        self.handle
+            .events
+            .send((header, Bytes::copy_from_slice(event)))
+            .map_err(|_| format!("the Runtime API server stopped before {id} was queued"))
+    }
+
+    /// Any answer not yet taken, waiting at most `timeout`: (request id, answered at,
+    /// status); `Err` for an error report. One waiter, where `call` from many threads
+    /// would wake every thread at each answer.
+    pub fn next_answer(&self, timeout: Duration) -> Result<(String, Instant, u16), String> {
+        let mut state = self
+            .shared
+            .changed
+            .wait_timeout_while(self.shared.lock(), timeout, |s| s.answered.is_empty())
+            .unwrap_or_else(PoisonError::into_inner)
+            .0;
+        let id = state
+            .answered
+            .keys()
+            .next()
+            .cloned()
+            .ok_or_else(|| format!("no answer within {timeout:?}"))?;
+        match state.answered.remove(&id) {
+            Some((at, Answer::Response(response))) => {
+                let status = response["statusCode"].as_u64().unwrap_or(0) as u16;
+                Ok((id, at, status))
+            }
+            Some((_, Answer::Error(error))) => Err(format!("{id}: {error}")),
+            None => Err(format!("{id} vanished")),
+        }
     }
 
     fn answer(
@@ -218,6 +274,12 @@ impl Server {
                 // close (as it would on Lambda), not a reply without an event.
                 return std::future::pending().await;
             };
+            // Each invocation its own trace (the id is a valid header, the trace hex).
+            let trace = id
+                .to_str()
+                .ok()
+                .and_then(|id| HeaderValue::from_str(&trace_id_for(id)).ok())
+                .unwrap_or_else(|| HeaderValue::from_static("Root=1-00000000-0"));
             let mut response = Response::new(Full::new(event));
             let headers = response.headers_mut();
             headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
@@ -233,10 +295,7 @@ impl Server {
                         "arn:aws:lambda:us-east-1:123456789012:function:bench",
                     ),
                 ),
-                (
-                    "lambda-runtime-trace-id",
-                    HeaderValue::from_static("Root=1-00000000-000000000000000000000000"),
-                ),
+                ("lambda-runtime-trace-id", trace),
             ] {
                 headers.insert(HeaderName::from_static(name), value);
             }
@@ -253,10 +312,10 @@ impl Server {
         } else {
             Answer::Error(String::from_utf8_lossy(&body).into_owned())
         };
-        self.shared
-            .lock()
-            .answered
-            .insert(id, (Instant::now(), answer));
+        let mut state = self.shared.lock();
+        state.in_flight = state.in_flight.saturating_sub(1);
+        state.answered.insert(id, (Instant::now(), answer));
+        drop(state);
         self.shared.changed.notify_all();
         Ok(empty(StatusCode::ACCEPTED))
     }
@@ -268,7 +327,13 @@ impl Server {
             .first_next
             .get_or_insert_with(Instant::now);
         self.shared.changed.notify_all();
-        self.queued.lock().await.recv().await
+        let event = self.queued.lock().await.recv().await;
+        if event.is_some() {
+            let mut state = self.shared.lock();
+            state.in_flight += 1;
+            state.max_in_flight = state.max_in_flight.max(state.in_flight);
+        }
+        event
     }
 }
 
@@ -287,11 +352,28 @@ fn deadline_ms() -> u64 {
 
 /// Starts a function binary with the Lambda environment and a Lambda-like rest.
 pub fn spawn(bin: &str, api: &RuntimeApi) -> (Child, Instant) {
-    spawn_with_env(bin, api, &[])
+    spawn_with(bin, api, |_| {})
 }
 
 /// As `spawn`, with `extra` set in the process's environment as well.
 pub fn spawn_with_env(bin: &str, api: &RuntimeApi, extra: &[(&str, &str)]) -> (Child, Instant) {
+    spawn_with(bin, api, |cmd| {
+        cmd.envs(extra.iter().copied());
+    })
+}
+
+/// As `spawn`, as Lambda Managed Instances start it: `AWS_LAMBDA_MAX_CONCURRENCY` set to
+/// `concurrency` when it is above 1, and unset (classic Lambda) otherwise.
+pub fn spawn_concurrent(bin: &str, api: &RuntimeApi, concurrency: usize) -> (Child, Instant) {
+    spawn_with(bin, api, |cmd| {
+        cmd.env_remove("AWS_LAMBDA_MAX_CONCURRENCY");
+        if concurrency > 1 {
+            cmd.env("AWS_LAMBDA_MAX_CONCURRENCY", concurrency.to_string());
+        }
+    })
+}
+
+fn spawn_with(bin: &str, api: &RuntimeApi, change: impl FnOnce(&mut Command)) -> (Child, Instant) {
     let mut cmd = Command::new(bin);
     // Lambda's environment, not this shell's: only what Lambda would set, and what the
     // bench chose (tables, endpoint, a CA file for the TLS run).
@@ -320,10 +402,10 @@ pub fn spawn_with_env(bin: &str, api: &RuntimeApi, extra: &[(&str, &str)]) -> (C
         .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
         .env("AWS_LAMBDA_LOG_STREAM_NAME", "bench")
         .env("AWS_LAMBDA_LOG_GROUP_NAME", "bench")
-        .envs(extra.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::inherit());
+    change(&mut cmd);
     let start = Instant::now();
     let child = cmd
         .spawn()
@@ -346,4 +428,96 @@ pub fn stop(mut child: Child) {
     }
     let _ = child.kill();
     let _ = child.wait();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::net::TcpStream;
+
+    /// One `GET /next` on its own connection, as each of the runtime's concurrent workers
+    /// polls: (request id, trace id, body).
+    fn poll(address: &str) -> (String, String, String) {
+        let mut stream = TcpStream::connect(address).unwrap();
+        write!(
+            stream,
+            "GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: x\r\n\r\n"
+        )
+        .unwrap();
+        let mut reader = BufReader::new(stream);
+        let (mut id, mut trace, mut length) = (String::new(), String::new(), 0);
+        loop {
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            let line = line.trim_end();
+            if line.is_empty() {
+                break;
+            }
+            let (name, value) = line.split_once(": ").unwrap_or((line, ""));
+            match name.to_ascii_lowercase().as_str() {
+                "lambda-runtime-aws-request-id" => id = value.to_owned(),
+                "lambda-runtime-trace-id" => trace = value.to_owned(),
+                "content-length" => length = value.parse().unwrap(),
+                _ => {}
+            }
+        }
+        let mut body = vec![0; length];
+        reader.read_exact(&mut body).unwrap();
+        (id, trace, String::from_utf8(body).unwrap())
+    }
+
+    fn answer(address: &str, id: &str, body: &str) {
+        let mut stream = TcpStream::connect(address).unwrap();
+        write!(
+            stream,
+            "POST /2018-06-01/runtime/invocation/{id}/response HTTP/1.1\r\nHost: x\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut reply = String::new();
+        let _ = stream.read_to_string(&mut reply);
+        assert!(reply.starts_with("HTTP/1.1 202"), "{reply}");
+    }
+
+    /// Several polls wait at once; each gets one event of its own with its own trace, and
+    /// the answers, posted in another order, reach their own callers.
+    #[test]
+    fn several_polls_at_once_each_get_their_own_event() {
+        let api = RuntimeApi::start();
+        let polls: Vec<_> = (0..4)
+            .map(|_| {
+                let address = api.address.clone();
+                std::thread::spawn(move || poll(&address))
+            })
+            .collect();
+        let callers: Vec<_> = (0..4)
+            .map(|i| {
+                let api = api.clone();
+                std::thread::spawn(move || {
+                    let id = format!("inv-{i}");
+                    let event = format!("{{\"n\":{i}}}");
+                    api.try_call(&id, event.as_bytes(), Duration::from_secs(10))
+                })
+            })
+            .collect();
+        let mut got: Vec<(String, String, String)> =
+            polls.into_iter().map(|p| p.join().unwrap()).collect();
+        got.sort();
+        for (i, (id, trace, body)) in got.iter().enumerate() {
+            assert_eq!(id, &format!("inv-{i}"));
+            assert_eq!(trace, &trace_id_for(id));
+            assert_eq!(body, &format!("{{\"n\":{i}}}"));
+        }
+        assert_ne!(got[0].1, got[1].1, "each invocation has its own trace");
+        assert_eq!(api.max_in_flight(), 4);
+        for (id, _, body) in got.iter().rev() {
+            answer(&api.address, id, &format!("{{\"echo\":{body}}}"));
+        }
+        for (i, caller) in callers.into_iter().enumerate() {
+            let response = caller.join().unwrap().unwrap();
+            assert_eq!(response["echo"]["n"], i, "{response}");
+        }
+    }
 }

@@ -9,6 +9,7 @@ use tokio::io::AsyncReadExt;
 use tokio::process::{Child, Command};
 
 use crate::support::fault_proxy::{FaultProxy, Mode};
+use crate::support::patch as super_patch;
 use crate::support::runtime_api::RuntimeApi;
 use crate::support::*;
 
@@ -400,4 +401,155 @@ async fn the_request_line_survives_lambdas_filter_at_every_allowed_log_level() {
             "LogLevel={level}: the access log and metrics lost:\n{logs}"
         );
     }
+}
+
+/// (request id, event, status, code; for a 200 the connection and the email it wrote)
+type Case = (String, Value, u16, &'static str, Option<(String, String)>);
+
+/// As Lambda Managed Instances run it (AWS_LAMBDA_MAX_CONCURRENCY=8): 24 invocations
+/// queued at once, accepted writes on eight connections interleaved with refusals. Each
+/// answer is its own, each stored item holds its own write, each invocation writes one
+/// request line naming its own request and trace ids, one is the cold start, and nothing
+/// is logged at WARN (the runtime's "feature is not enabled" warning among them).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_concurrency_8_every_invocation_keeps_its_own_answer_item_and_line() {
+    let f = Fixture::new().await;
+    let template = f.item(ACTIVE_B).await.expect("the seeded connection");
+    let ids: Vec<String> = (0..8)
+        .map(|i| format!("01J51S0JYV6N7K1030CV1ZKT{i:02}"))
+        .collect();
+    for id in &ids {
+        let mut item = template.clone();
+        item.insert(
+            "connection_id".into(),
+            aws_sdk_dynamodb::types::AttributeValue::S(id.clone()),
+        );
+        f.put(item).await;
+    }
+    // The copies keep ACTIVE_B's token.
+    let bearer = format!("Bearer {}", token(ACTIVE_B));
+    let patch = |id: &str, body: &str| with_header(patch(id, body), "authorization", Some(&bearer));
+    let api = RuntimeApi::start().await;
+    let child = function(&api, &f.connections, &f.api_keys)
+        .env("AWS_LAMBDA_MAX_CONCURRENCY", "8")
+        .spawn()
+        .expect("start the function");
+
+    let mut cases: Vec<Case> = Vec::new();
+    for (i, id) in ids.iter().enumerate() {
+        let email = format!("writer-{i}@example.com");
+        let body = json!({ "email": email }).to_string();
+        cases.push((
+            format!("ok-{i}"),
+            patch(id, &body),
+            200,
+            "",
+            Some((id.clone(), email)),
+        ));
+        let refusal = match i % 4 {
+            0 => (
+                with_header(patch(id, &body), "authorization", Some("Bearer wrong")),
+                401,
+                "invalid-token",
+            ),
+            1 => (
+                with_header(patch(id, &body), "x-api-key", Some("unknown-key")),
+                401,
+                "invalid-api-key",
+            ),
+            2 => (
+                patch(id, r#"{"email":"not-an-email"}"#),
+                422,
+                "validation-failed",
+            ),
+            _ => (super_patch(OTHER_CLIENTS, &body), 404, "not-found"),
+        };
+        cases.push((format!("no-{i}"), refusal.0, refusal.1, refusal.2, None));
+        cases.push((
+            format!("bad-{i}"),
+            patch(id, "{"),
+            400,
+            "malformed-body",
+            None,
+        ));
+    }
+    let calls: Vec<_> = cases
+        .iter()
+        .map(|(rid, event, ..)| {
+            let (api, rid, event) = (api.clone(), rid.clone(), event.clone());
+            tokio::spawn(async move { api.invoke(&rid, event).await })
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for call in calls {
+        answers.push(call.await.unwrap().expect("a response, not an error"));
+    }
+    let logs = output(child).await;
+
+    assert!(
+        api.max_in_flight() > 1 && api.max_in_flight() <= 8,
+        "invocations served at once: {} (1 is one at a time)\n{logs}",
+        api.max_in_flight()
+    );
+    for ((rid, _, status, code, wrote), response) in cases.iter().zip(&answers) {
+        assert_eq!(response["statusCode"], *status, "{rid}: {response}\n{logs}");
+        let body: Value = serde_json::from_str(response["body"].as_str().unwrap()).unwrap();
+        match wrote {
+            Some((id, email)) => {
+                assert_eq!(
+                    (&body["connection_id"], &body["email"]),
+                    (&json!(id), &json!(email)),
+                    "{rid}"
+                );
+            }
+            None => assert_eq!(
+                (&body["code"], &body["request_id"]),
+                (&json!(code), &json!(rid)),
+                "{rid}"
+            ),
+        }
+    }
+    for (i, id) in ids.iter().enumerate() {
+        let item = f.item(id).await.unwrap();
+        assert_eq!(s(&item, "email"), format!("writer-{i}@example.com"), "{id}");
+        assert_eq!(
+            n(&item, "version"),
+            n(&template, "version") + 1,
+            "{id}: one write"
+        );
+    }
+
+    let lines: Vec<Value> = logs
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("not JSON: {l}\n{logs}")))
+        .collect();
+    for line in &lines {
+        assert_ne!(line["level"], "WARN", "{line}\n{logs}");
+        let rid = line["request_id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no request id: {line}"));
+        assert_eq!(
+            line["trace_id"].as_str(),
+            Some(update_connection_testkit::trace_id_for(rid).as_str()),
+            "a line names another invocation's trace: {line}"
+        );
+    }
+    let mut requests: Vec<&str> = lines
+        .iter()
+        .filter(|l| l["message"] == "request")
+        .map(|l| l["request_id"].as_str().unwrap())
+        .collect();
+    requests.sort_unstable();
+    let mut expected: Vec<&str> = cases.iter().map(|c| c.0.as_str()).collect();
+    expected.sort_unstable();
+    assert_eq!(
+        requests, expected,
+        "one request line per invocation:\n{logs}"
+    );
+    let cold = lines
+        .iter()
+        .filter(|l| l["message"] == "request" && l["cold_start"] == true)
+        .count();
+    assert_eq!(cold, 1, "exactly one cold start:\n{logs}");
 }

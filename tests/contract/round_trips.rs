@@ -137,3 +137,67 @@ async fn key_lookups_are_strongly_consistent() {
     let body: serde_json::Value = serde_json::from_str(body).unwrap();
     assert_eq!(body["ConsistentRead"], true, "{body}");
 }
+
+/// Managed Instances serve invocations at once in one process: concurrent first uses of
+/// one key (each a cache miss) read it once and all get its answer.
+#[tokio::test]
+async fn concurrent_first_uses_of_one_key_read_it_once() {
+    let f = Fixture::new().await;
+    let send = |email: &str| f.send(patch(ACTIVE_B, &format!(r#"{{"email":"{email}"}}"#)));
+    let (a, b, c, d) = tokio::join!(
+        send("c1@example.com"),
+        send("c2@example.com"),
+        send("c3@example.com"),
+        send("c4@example.com"),
+    );
+    assert_eq!([a.status, b.status, c.status, d.status], [200; 4]);
+    let mut calls = f.calls.take();
+    calls.sort();
+    assert_eq!(
+        calls,
+        [
+            "GetItem",
+            "UpdateItem",
+            "UpdateItem",
+            "UpdateItem",
+            "UpdateItem"
+        ]
+    );
+    // An unknown key too: one read, four refusals.
+    let unknown = || {
+        f.send(with_header(
+            patch(ACTIVE_B, "{}"),
+            "x-api-key",
+            Some("never-issued"),
+        ))
+    };
+    let (a, b, c, d) = tokio::join!(unknown(), unknown(), unknown(), unknown());
+    assert_eq!([a.status, b.status, c.status, d.status], [401; 4]);
+    assert_eq!(f.calls.take(), ["GetItem"]);
+}
+
+/// Single flight shares only a read in flight: once the TTL has passed, concurrent uses of
+/// a revoked key read it again, once, and are all refused.
+#[tokio::test]
+async fn a_revoked_key_stops_working_within_the_ttl_under_concurrency() {
+    let ttl = std::time::Duration::from_millis(300);
+    let f = Fixture::with_ttl(ttl).await;
+    let send = || f.send(patch(ACTIVE_B, r#"{"email":"r@example.com"}"#));
+    let (a, b) = tokio::join!(send(), send());
+    assert_eq!([a.status, b.status], [200; 2]);
+    let revoked = connections_admin::ApiKeySeed {
+        secret: KEY.into(),
+        client_id: "client-demo".into(),
+        status: "revoked".into(),
+    };
+    connections_admin::put_api_key(&f.client, &f.api_keys, &revoked)
+        .await
+        .unwrap();
+    f.calls.take();
+    tokio::time::sleep(ttl + std::time::Duration::from_millis(100)).await;
+    let (a, b, c) = tokio::join!(send(), send(), send());
+    for reply in [a, b, c] {
+        reply.assert_problem(401, "invalid-api-key");
+    }
+    assert_eq!(f.calls.take(), ["GetItem"]);
+}

@@ -20,6 +20,11 @@ impl RuntimeApi {
         }
     }
 
+    /// The most invocations the function held at once (see the tools crate's).
+    pub fn max_in_flight(&self) -> usize {
+        self.inner.max_in_flight()
+    }
+
     /// Queues an event and waits (at most 15 s) for the function's answer; `Err` when the
     /// function reported an error or said nothing.
     pub async fn invoke(&self, request_id: &str, event: Value) -> Result<Value, String> {

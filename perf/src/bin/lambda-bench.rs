@@ -3,6 +3,7 @@
 //!
 //!   lambda-bench cold --bin PATH [--bin PATH ...] --event FILE [--runs 20]
 //!   lambda-bench warm --bin PATH [--bin PATH ...] --event FILE [--invocations 300] [--rounds 1]
+//!   lambda-bench concurrent --bin PATH [--bin PATH ...] --event FILE [--concurrency 1,8]
 //!
 //! (`lambda-bench help cold`, `lambda-bench help warm`: what each measures.)
 //!
@@ -16,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
 use serde_json::{Value, json};
-use update_connection_testkit::{RuntimeApi, spawn, stop};
+use update_connection_testkit::{RuntimeApi, spawn, spawn_concurrent, stop};
 
 /// Runs Lambda binaries under a loopback Runtime API with Lambda's environment, and
 /// prints one JSON object of measurements.
@@ -47,6 +48,21 @@ enum Mode {
         invocations: NonZeroUsize,
         /// Rounds: a fresh process each, the binaries taking turns (the order alternating);
         /// the CPU figure is the median of the rounds' figures.
+        #[arg(long, default_value = "1")]
+        rounds: NonZeroUsize,
+    },
+    /// Warm processes started with AWS_LAMBDA_MAX_CONCURRENCY=N (unset for 1), kept at N
+    /// invocations in flight: throughput, CPU per invocation, peak RSS, per N.
+    Concurrent {
+        #[command(flatten)]
+        common: Common,
+        /// The levels of concurrency, comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = "1,8")]
+        concurrency: Vec<NonZeroUsize>,
+        /// Invocations per binary and level, split evenly over the rounds.
+        #[arg(long, default_value = "1000")]
+        invocations: NonZeroUsize,
+        /// Rounds: a fresh process each, the binaries taking turns; medians of the rounds.
         #[arg(long, default_value = "1")]
         rounds: NonZeroUsize,
     },
@@ -85,6 +101,24 @@ fn user_system_ticks(pid: u32) -> (u64, u64) {
     let at = |i: usize| fields.get(i).and_then(|v| v.parse().ok()).unwrap_or(0);
     // After the command name: state is field 3, utime 14, stime 15 (1-based).
     (at(11), at(12))
+}
+
+/// The machine's busy and total jiffies so far (/proc/stat's first line): whether the
+/// whole machine (DynamoDB Local, the proxy, this harness) ran out of CPU.
+fn machine_jiffies() -> (u64, u64) {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let fields: Vec<u64> = stat
+        .lines()
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    // user nice system idle iowait ...: idle and iowait are not busy.
+    let idle = fields.get(3).copied().unwrap_or(0) + fields.get(4).copied().unwrap_or(0);
+    let total: u64 = fields.iter().sum();
+    (total - idle, total)
 }
 
 fn peak_rss_kib(pid: u32) -> u64 {
@@ -270,6 +304,112 @@ fn warm(bins: &[String], event: &[u8], invocations: usize, rounds: usize) -> Val
     Value::Object(out)
 }
 
+/// One process at one level of concurrency.
+struct ConcurrentRun {
+    per_second: f64,
+    cpu_us: f64,
+    rss_mib: f64,
+    statuses: HashMap<u16, u32>,
+    /// The machine's busy share while it ran.
+    busy: f64,
+}
+
+fn concurrent_once(
+    bin: &str,
+    event: &[u8],
+    concurrency: usize,
+    invocations: usize,
+    round: usize,
+) -> ConcurrentRun {
+    let api = RuntimeApi::start();
+    let (child, _) = spawn_concurrent(bin, &api, concurrency);
+    api.wait_for_init(Duration::from_secs(30))
+        .expect("the function never asked for an event");
+    let timeout = Duration::from_secs(30);
+    // A closed loop: `concurrency` in flight, a new one queued as each is answered.
+    let run = |label: &str, n: usize| {
+        let mut statuses = HashMap::new();
+        let mut queued = 0;
+        for _ in 0..concurrency.min(n) {
+            api.queue(&format!("{label}-{round}-{queued}"), event)
+                .unwrap();
+            queued += 1;
+        }
+        for _ in 0..n {
+            let (_, _, status) = api.next_answer(timeout).unwrap_or_else(|e| panic!("{e}"));
+            *statuses.entry(status).or_insert(0) += 1;
+            if queued < n {
+                api.queue(&format!("{label}-{round}-{queued}"), event)
+                    .unwrap();
+                queued += 1;
+            }
+        }
+        statuses
+    };
+    run("warmup", 2 * concurrency.max(10));
+    let pid = child.id();
+    let cpu_before = cpu_ns(pid);
+    let machine_before = machine_jiffies();
+    let started = Instant::now();
+    let statuses = run("conc", invocations);
+    let elapsed = started.elapsed();
+    let cpu = cpu_ns(pid) - cpu_before;
+    let machine = machine_jiffies();
+    let busy = (machine.0 - machine_before.0) as f64 / (machine.1 - machine_before.1).max(1) as f64;
+    let rss = peak_rss_kib(pid) as f64 / 1024.0;
+    stop(child);
+    ConcurrentRun {
+        per_second: invocations as f64 / elapsed.as_secs_f64(),
+        cpu_us: cpu as f64 / 1e3 / invocations as f64,
+        rss_mib: rss,
+        statuses,
+        busy,
+    }
+}
+
+/// Every level, every binary `rounds` times, taking turns.
+fn concurrent(
+    bins: &[String],
+    event: &[u8],
+    levels: &[usize],
+    invocations: usize,
+    rounds: usize,
+) -> Value {
+    let per_round = invocations.div_ceil(rounds);
+    let mut out = serde_json::Map::new();
+    for &level in levels {
+        let mut runs: Vec<Vec<ConcurrentRun>> = bins.iter().map(|_| Vec::new()).collect();
+        for round in 0..rounds {
+            let mut order: Vec<usize> = (0..bins.len()).collect();
+            if round % 2 == 1 {
+                order.reverse();
+            }
+            for i in order {
+                runs[i].push(concurrent_once(&bins[i], event, level, per_round, round));
+            }
+        }
+        let mut by_bin = serde_json::Map::new();
+        for (bin, runs) in bins.iter().zip(runs) {
+            let mut statuses: HashMap<u16, u32> = HashMap::new();
+            for r in &runs {
+                for (k, v) in &r.statuses {
+                    *statuses.entry(*k).or_insert(0) += v;
+                }
+            }
+            by_bin.insert(label(bin), json!({
+                "throughput_per_s": stats(runs.iter().map(|r| r.per_second).collect())["median"],
+                "cpu_us_per_invocation": stats(runs.iter().map(|r| r.cpu_us).collect())["median"],
+                "peak_rss_mib": runs.iter().map(|r| r.rss_mib).fold(0.0, f64::max),
+                "machine_cpu_busy": stats(runs.iter().map(|r| r.busy).collect())["median"],
+                "rounds": runs.len(),
+                "statuses": statuses.iter().map(|(k, v)| (k.to_string(), json!(v))).collect::<serde_json::Map<_, _>>(),
+            }));
+        }
+        out.insert(level.to_string(), Value::Object(by_bin));
+    }
+    Value::Object(out)
+}
+
 fn main() {
     let read = |common: &Common| {
         let event = std::fs::read(&common.event)
@@ -288,6 +428,16 @@ fn main() {
         } => {
             let (bins, event) = read(&common);
             warm(&bins, &event, invocations.get(), rounds.get())
+        }
+        Mode::Concurrent {
+            common,
+            concurrency,
+            invocations,
+            rounds,
+        } => {
+            let (bins, event) = read(&common);
+            let levels: Vec<usize> = concurrency.iter().map(|c| c.get()).collect();
+            concurrent(&bins, &event, &levels, invocations.get(), rounds.get())
         }
     };
     println!("{result}");

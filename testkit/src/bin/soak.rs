@@ -3,7 +3,12 @@
 //! table afterwards are checked against a model of the contract.
 //!
 //!   soak --bin FUNCTION --admin CONNECTIONS_ADMIN [--processes 4] [--requests 10000]
-//!        [--hot-rounds 150] [--seed 7] [--show 20]   (`soak --help` says what each is)
+//!        [--hot-rounds 150] [--seed 7] [--show 20] [--concurrency 1]
+//!        (`soak --help` says what each is)
+//!
+//! With `--concurrency N` above 1, every second process runs as Lambda Managed Instances
+//! run it (AWS_LAMBDA_MAX_CONCURRENCY=N) and N drivers share it, each as a process's one
+//! driver would; the others stay classic.
 //!
 //! Two phases. Mixed: random requests on 64 connections, one in ten a client retry of the
 //! previous one. Some writes carry an `Idempotency-Key`: contact changes, disconnects (alone
@@ -109,6 +114,10 @@ struct Args {
     /// this many seconds.
     #[arg(long, default_value_t = 600, value_parser = RangedU64ValueParser::<u64>::new().range(1..))]
     time_limit_seconds: u64,
+    /// Every second process is started with AWS_LAMBDA_MAX_CONCURRENCY set to this and
+    /// driven by this many drivers at once (1: every process classic).
+    #[arg(long, default_value_t = 1, value_parser = RangedU64ValueParser::<usize>::new().range(1..=64))]
+    concurrency: usize,
 }
 
 /// The processes the soak started, so that a failure can end them before it exits.
@@ -665,18 +674,32 @@ fn shown(output: &Output) -> BTreeMap<String, String> {
         .collect()
 }
 
-fn drive(bin: &str, requests: usize, seed: u64, worker: usize, shared: &Shared) -> Vec<Outcome> {
-    let legacy_writer = worker < shared.legacy_writers;
+/// One process and its drivers (`workers`, each with its own id), `requests` each. The
+/// first `--legacy-writers` processes write the bookkeeping's legacy form.
+fn run_process(
+    bin: &str,
+    process: usize,
+    workers: std::ops::Range<usize>,
+    requests: usize,
+    seed: u64,
+    shared: &Shared,
+) -> Vec<Outcome> {
+    let legacy_writer = process < shared.legacy_writers;
     let legacy = legacy_writer || shared.bin_form == "legacy";
-    let (bin, env) = match (&shared.legacy_bin, legacy_writer) {
-        (Some(old), true) => (old.as_str(), Vec::new()),
-        _ => (
-            bin,
-            vec![(
+    let concurrency = workers.len().to_string();
+    let mut env = Vec::new();
+    if workers.len() > 1 {
+        env.push(("AWS_LAMBDA_MAX_CONCURRENCY", concurrency.as_str()));
+    }
+    let bin = match (&shared.legacy_bin, legacy_writer) {
+        (Some(old), true) => old.as_str(),
+        _ => {
+            env.push((
                 "BOOKKEEPING_FORMAT",
                 if legacy { "legacy" } else { "compact" },
-            )],
-        ),
+            ));
+            bin
+        }
     };
     let api = Api {
         runtime: RuntimeApi::start(),
@@ -684,6 +707,35 @@ fn drive(bin: &str, requests: usize, seed: u64, worker: usize, shared: &Shared) 
     };
     let (child, _) = spawn_with_env(bin, &api.runtime, &env);
     children().push(child.id());
+    let out = std::thread::scope(|s| {
+        let handles: Vec<_> = workers
+            .map(|w| {
+                let api = &api;
+                s.spawn(move || {
+                    std::panic::catch_unwind(AssertUnwindSafe(|| {
+                        drive(api, requests, seed, w, shared)
+                    }))
+                    .unwrap_or_else(|panic| {
+                        fail(&format!("worker {w} panicked: {}", panic_text(&*panic)))
+                    })
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| fail("a worker ended without its outcomes"))
+            })
+            .collect()
+    });
+    let pid = child.id();
+    children().retain(|p| *p != pid);
+    stop(child);
+    out
+}
+
+fn drive(api: &Api, requests: usize, seed: u64, worker: usize, shared: &Shared) -> Vec<Outcome> {
     let mut rng = Rng(seed
         .wrapping_mul(0x9E37_79B9_7F4A_7C15)
         .wrapping_add(worker as u64 + 1));
@@ -705,7 +757,7 @@ fn drive(bin: &str, requests: usize, seed: u64, worker: usize, shared: &Shared) 
                 (first, false)
             }
         };
-        let outcome = send(&api, format!("w{worker}-{n}"), &request, retry);
+        let outcome = send(api, format!("w{worker}-{n}"), &request, retry);
         if let (200, Some(etag), Some(i)) =
             (outcome.status, outcome.etag, index(&outcome.connection))
         {
@@ -734,7 +786,7 @@ fn drive(bin: &str, requests: usize, seed: u64, worker: usize, shared: &Shared) 
             idempotency_key: None,
         };
         shared.start.wait();
-        let mut outcome = send(&api, format!("h{worker}-{round}"), &request, false);
+        let mut outcome = send(api, format!("h{worker}-{round}"), &request, false);
         outcome.round = Some(round);
         if let (200, Some(etag)) = (outcome.status, outcome.etag) {
             let mut versions = shared.versions.lock().unwrap();
@@ -749,9 +801,6 @@ fn drive(bin: &str, requests: usize, seed: u64, worker: usize, shared: &Shared) 
             HOT_ROUNDS_DONE.fetch_add(1, Ordering::Relaxed);
         }
     }
-    let pid = child.id();
-    children().retain(|p| *p != pid);
-    stop(child);
     out
 }
 
@@ -1232,11 +1281,22 @@ fn main() {
         legacy_writers,
         legacy_bin,
         bin_form,
+        concurrency,
     } = Args::parse();
+    // Each process's drivers: every second process concurrent (odd ones).
+    let mut next = 0;
+    let layout: Vec<std::ops::Range<usize>> = (0..processes)
+        .map(|p| {
+            let n = if p % 2 == 1 { concurrency } else { 1 };
+            next += n;
+            next - n..next
+        })
+        .collect();
+    let drivers = next;
 
     // A watchdog for the whole soak: a hung process, request or admin call ends in a clear
     // failure instead of a soak that never returns.
-    let total_requests = requests.div_ceil(processes) * processes;
+    let total_requests = requests.div_ceil(drivers) * drivers;
     std::thread::spawn(move || {
         std::thread::sleep(Duration::from_secs(time_limit_seconds));
         let phase = *PHASE.lock().unwrap_or_else(PoisonError::into_inner);
@@ -1257,7 +1317,7 @@ fn main() {
     print!("{}", String::from_utf8_lossy(&seeded.stdout));
 
     let started = Instant::now();
-    let per = requests.div_ceil(processes);
+    let per = requests.div_ceil(drivers);
     let shared = Shared {
         legacy_writers,
         legacy_bin,
@@ -1265,33 +1325,26 @@ fn main() {
         known: (0..CONNECTIONS).map(|_| AtomicU64::new(1)).collect(),
         admin: admin_bin.clone(),
         rounds: hot_rounds,
-        start: Barrier::new(processes),
-        done: Barrier::new(processes),
+        start: Barrier::new(drivers),
+        done: Barrier::new(drivers),
         versions: Mutex::new(vec![1; HOT]),
         after: Mutex::new(BTreeMap::new()),
     };
     phase("running the processes");
     let outcomes: Vec<Outcome> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..processes)
-            .map(|w| {
-                let bin = bin.clone();
-                let shared = &shared;
-                s.spawn(move || {
-                    // At once: the other workers would wait for this one at a barrier.
-                    std::panic::catch_unwind(AssertUnwindSafe(|| {
-                        drive(&bin, per, rng_seed, w, shared)
-                    }))
-                    .unwrap_or_else(|panic| {
-                        fail(&format!("worker {w} panicked: {}", panic_text(&*panic)))
-                    })
-                })
+        let handles: Vec<_> = layout
+            .iter()
+            .enumerate()
+            .map(|(process, workers)| {
+                let (bin, workers, shared) = (bin.clone(), workers.clone(), &shared);
+                s.spawn(move || run_process(&bin, process, workers, per, rng_seed, shared))
             })
             .collect();
         handles
             .into_iter()
             .flat_map(|h| {
                 h.join()
-                    .unwrap_or_else(|_| fail("a worker ended without its outcomes"))
+                    .unwrap_or_else(|_| fail("a process ended without its outcomes"))
             })
             .collect()
     });
@@ -1491,6 +1544,8 @@ fn main() {
     let replays = outcomes.iter().filter(|o| o.replayed).count();
     let summary = json!({
         "processes": processes,
+        "concurrency_of_every_second_process": concurrency,
+        "drivers": drivers,
         "requests": outcomes.len(),
         "client_retries": retries,
         "idempotent_replays": replays,
