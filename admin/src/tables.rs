@@ -133,7 +133,8 @@ mod tests {
     #[test]
     fn the_function_is_configured_as_the_code_expects() {
         let doc: Value = serde_norway::from_str(TEMPLATE).unwrap();
-        let function = &doc["Resources"]["UpdateConnectionFunction"]["Properties"];
+        // Both forms of the function (classic, Managed Instances) share these: Globals.
+        let function = &doc["Globals"]["Function"];
         let vars = &function["Environment"]["Variables"];
         for name in ["CONNECTIONS_TABLE", "API_KEYS_TABLE"] {
             assert!(vars.get(name).is_some(), "{name} missing");
@@ -168,17 +169,32 @@ mod tests {
 
     #[test]
     fn the_function_may_update_connections_and_read_keys_and_nothing_else() {
-        use serde_norway::value::TaggedValue;
         let doc: Value = serde_norway::from_str(TEMPLATE).unwrap();
         let resources = doc["Resources"].as_mapping().unwrap();
         let functions: Vec<&Value> = resources
             .values()
             .filter(|r| r["Type"] == "AWS::Serverless::Function")
             .collect();
-        assert_eq!(functions.len(), 1);
-        let policies = functions[0]["Properties"]["Policies"]
-            .as_sequence()
-            .unwrap();
+        // Classic and Managed Instances: each with the same one policy.
+        assert_eq!(functions.len(), 2);
+        for function in &functions {
+            assert_eq!(grants_of(function), grants_of(functions[0]));
+        }
+        assert_eq!(
+            grants_of(functions[0]),
+            [
+                ("dynamodb:GetItem".to_owned(), "ApiKeysTable.Arn".to_owned()),
+                (
+                    "dynamodb:UpdateItem".to_owned(),
+                    "ConnectionsTable.Arn".to_owned()
+                ),
+            ]
+        );
+    }
+
+    fn grants_of(function: &Value) -> Vec<(String, String)> {
+        use serde_norway::value::TaggedValue;
+        let policies = function["Properties"]["Policies"].as_sequence().unwrap();
         assert_eq!(
             policies.len(),
             1,
@@ -202,15 +218,6 @@ mod tests {
             grants.push((action.to_owned(), resource));
         }
         grants.sort();
-        assert_eq!(
-            grants,
-            [
-                ("dynamodb:GetItem".to_owned(), "ApiKeysTable.Arn".to_owned()),
-                (
-                    "dynamodb:UpdateItem".to_owned(),
-                    "ConnectionsTable.Arn".to_owned()
-                ),
-            ]
-        );
+        grants
     }
 }

@@ -153,6 +153,12 @@ impl Stack {
     /// A parameter's value or a literal, as CloudFormation compares them: as strings (a
     /// parameter is a string; YAML's `0` and `true` are "0" and "true" to Fn::Equals).
     fn value(&self, v: &Json) -> Json {
+        // Fn::Join of a list parameter (CommaDelimitedList): its items joined.
+        if let Some(Json::Array(args)) = v.get("Fn::Join") {
+            let list = self.value(&args[1]);
+            let items: Vec<&str> = list.as_str().unwrap().split(',').collect();
+            return json!(items.join(args[0].as_str().unwrap()));
+        }
         match v {
             Json::Number(n) => json!(n.to_string()),
             Json::Bool(b) => json!(b.to_string()),
@@ -189,6 +195,39 @@ impl Stack {
                 a.iter().filter_map(|v| self.resolve(v)).collect(),
             )),
             other => Some(other.clone()),
+        }
+    }
+
+    /// The function these parameters deploy: classic, or on Managed Instances.
+    pub(crate) fn function_id(&self) -> &'static str {
+        if self.condition("IsManaged") {
+            "UpdateConnectionManagedFunction"
+        } else {
+            "UpdateConnectionFunction"
+        }
+    }
+
+    /// `v` decided (`resolve`), with an `Fn::Sub` written in its short form: a list's
+    /// variables put back as the references they stand for (`${Fn}` with `Fn: !Ref X` is
+    /// `${X}`), so that both forms compare alike.
+    fn sub_text(&self, v: &Json) -> Json {
+        let v = self.resolve(v).unwrap_or(Json::Null);
+        match v.get("Fn::Sub") {
+            Some(Json::Array(parts)) => {
+                let mut text = parts[0].as_str().unwrap().to_owned();
+                for (name, value) in parts[1].as_object().unwrap() {
+                    let target = match (value.get("Ref"), value.get("Fn::GetAtt")) {
+                        (Some(r), _) => r.as_str().unwrap().to_owned(),
+                        (_, Some(Json::Array(a))) => {
+                            format!("{}.{}", a[0].as_str().unwrap(), a[1].as_str().unwrap())
+                        }
+                        _ => panic!("{name}: {value} is not a reference"),
+                    };
+                    text = text.replace(&format!("${{{name}}}"), &format!("${{{target}}}"));
+                }
+                json!({"Fn::Sub": text})
+            }
+            _ => v,
         }
     }
 
@@ -290,7 +329,7 @@ fn the_api_invokes_the_live_alias() {
     assert_eq!(resource["Properties"]["Name"], "live");
     assert_eq!(
         reference(&resource["Properties"]["FunctionName"]),
-        Some("UpdateConnectionFunction")
+        Some(stack.function_id())
     );
     // The integration's URI names the alias's ARN, and only the alias may be invoked by
     // API Gateway.
@@ -298,11 +337,14 @@ fn the_api_invokes_the_live_alias() {
     let mut integrations = 0;
     for (path, methods) in paths.as_object().unwrap() {
         for (method, operation) in methods.as_object().unwrap() {
-            let uri = operation["x-amazon-apigateway-integration"]["uri"]["Fn::Sub"]
-                .as_str()
+            let uri = stack.resolve(&operation["x-amazon-apigateway-integration"]["uri"]);
+            let uri = uri
+                .as_ref()
+                .and_then(|u| u["Fn::Sub"].as_str())
                 .unwrap_or_else(|| panic!("{path} {method}: no integration"));
+            let function = stack.function_id();
             assert!(
-                uri.ends_with("/functions/${UpdateConnectionFunction.Arn}:live/invocations"),
+                uri.ends_with(&format!("/functions/${{{function}.Arn}}:live/invocations")),
                 "{path} {method} invokes {uri}, not the live alias"
             );
             integrations += 1;
@@ -313,7 +355,11 @@ fn the_api_invokes_the_live_alias() {
     assert!(!permissions.is_empty());
     for (id, permission) in permissions {
         assert_eq!(
-            reference(&permission["Properties"]["FunctionName"]),
+            reference(
+                &stack
+                    .resolve(&permission["Properties"]["FunctionName"])
+                    .unwrap()
+            ),
             Some(alias),
             "{id}"
         );
@@ -373,10 +419,15 @@ fn codedeploy_shifts_the_alias_and_rolls_back_on_the_alarms_that_matter() {
     assert_eq!(latency["Namespace"], "AWS/Lambda");
     assert_eq!(latency["MetricName"], "Duration");
     assert_eq!(latency["ExtendedStatistic"], "p99");
-    assert!(
-        latency["Dimensions"].as_array().unwrap().contains(
-            &json!({"Name": "Resource", "Value": {"Fn::Sub": "${UpdateConnectionFunction}:live"}})
-        ),
+    let resource = latency["Dimensions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["Name"] == "Resource")
+        .map(|d| stack.sub_text(&d["Value"]));
+    assert_eq!(
+        resource,
+        Some(json!({"Fn::Sub": "${UpdateConnectionFunction}:live"})),
         "{latency}"
     );
 }
@@ -496,8 +547,8 @@ fn the_auth_refusals_alarm_counts_every_credential_code_the_function_emits() {
         assert_eq!(metric["MetricName"], "Requests");
         let dims = metric["Dimensions"].as_array().unwrap();
         assert_eq!(
-            dims[0],
-            json!({"Name": "FunctionName", "Value": {"Ref": "UpdateConnectionFunction"}})
+            stack.resolve(&dims[0]),
+            Some(json!({"Name": "FunctionName", "Value": {"Ref": "UpdateConnectionFunction"}}))
         );
         assert_eq!(dims[1]["Name"], "Outcome");
         outcomes.insert(dims[1]["Value"].as_str().unwrap().to_owned());
@@ -599,9 +650,8 @@ fn the_api_speaks_tls_1_2_with_forward_secrecy_or_1_3() {
 #[test]
 fn the_dashboard_and_saved_queries_show_what_the_runbooks_use() {
     let stack = Stack::of("prod", &[("AlarmEmail", "oncall@example.org")]);
-    let body = stack.resource("Dashboard")["Properties"]["DashboardBody"]["Fn::Sub"]
-        .as_str()
-        .unwrap();
+    let body = stack.sub_text(&stack.resource("Dashboard")["Properties"]["DashboardBody"]);
+    let body = body["Fn::Sub"].as_str().unwrap();
     let mut referred = BTreeSet::new();
     mentions(&json!(body), &mut referred);
     for id in &referred {
@@ -678,8 +728,8 @@ fn pre_traffic_checks() -> Vec<Json> {
     let stack = Stack::of("dev", &[]);
     let variables = &stack.resource("PreTrafficHook")["Properties"]["Environment"]["Variables"];
     assert_eq!(
-        variables["NEW_VERSION"],
-        json!({"Ref": stack.of_type("AWS::Lambda::Version")[0].0}),
+        stack.resolve(&variables["NEW_VERSION"]),
+        Some(json!({"Ref": stack.of_type("AWS::Lambda::Version")[0].0})),
         "the hook checks the version being deployed"
     );
     serde_json::from_str(variables["PRE_TRAFFIC_CHECKS"].as_str().unwrap())
@@ -930,7 +980,7 @@ fn rollback_alarms_watch_the_version_being_deployed() {
     let (version, _) = stack.of_type("AWS::Lambda::Version")[0];
     let number = json!({"Fn::Select": [7, {"Fn::Split": [":", {"Ref": version}]}]});
     for id in VERSION_ALARMS {
-        let alarm = &stack.resource(id)["Properties"];
+        let alarm = &stack.resolve(&stack.resource(id)["Properties"]).unwrap();
         let mut dimension_sets: Vec<&Json> = Vec::new();
         if let Some(d) = alarm.get("Dimensions") {
             dimension_sets.push(d);
@@ -1044,4 +1094,140 @@ fn sam_local_start_api_serves_the_one_route() {
             "UpdateConnectionFunction"
         ]])
     );
+}
+
+/// What a stack on Lambda Managed Instances needs: its subnets, VPC and (optionally) route
+/// tables for the DynamoDB gateway endpoint.
+const MANAGED: [(&str, &str); 4] = [
+    ("ManagedInstances", "true"),
+    (
+        "ManagedInstancesSubnetIds",
+        "subnet-0123456789abcdef0,subnet-0123456789abcdef1",
+    ),
+    ("ManagedInstancesVpcId", "vpc-0123456789abcdef0"),
+    ("ManagedInstancesRouteTableIds", "rtb-0123456789abcdef0"),
+];
+
+#[test]
+fn managed_instances_are_off_by_default_and_complete_when_on() {
+    // Off: classic Lambda, nothing of the capacity provider.
+    for env in ENVIRONMENTS {
+        let stack = Stack::of(env, &[("AlarmEmail", "oncall@example.org")]);
+        assert_eq!(stack.function_id(), "UpdateConnectionFunction", "{env}");
+        for kind in [
+            "AWS::Lambda::CapacityProvider",
+            "AWS::EC2::VPCEndpoint",
+            "AWS::EC2::SecurityGroup",
+        ] {
+            assert!(stack.of_type(kind).is_empty(), "{env}: {kind}");
+        }
+        let functions = stack.of_type("AWS::Lambda::Function");
+        let (_, function) = functions
+            .iter()
+            .find(|(id, _)| *id == "UpdateConnectionFunction")
+            .expect("the classic function");
+        assert!(
+            function["Properties"]
+                .get("CapacityProviderConfig")
+                .is_none()
+        );
+    }
+
+    // On: the same binary on the capacity provider, in the given subnets, reaching
+    // DynamoDB through a gateway endpoint on their route tables.
+    let stack = Stack::of("dev", &MANAGED);
+    assert!(stack.refusals().is_empty(), "{:?}", stack.refusals());
+    assert_eq!(stack.function_id(), "UpdateConnectionManagedFunction");
+    let providers = stack.of_type("AWS::Lambda::CapacityProvider");
+    assert_eq!(providers.len(), 1);
+    let (provider_id, provider) = providers[0];
+    let provider = stack.resolve(&provider["Properties"]).unwrap();
+    assert_eq!(
+        provider["VpcConfig"]["SubnetIds"],
+        json!("subnet-0123456789abcdef0,subnet-0123456789abcdef1")
+    );
+    assert_eq!(
+        provider["VpcConfig"]["SecurityGroupIds"],
+        json!([{"Ref": "ManagedInstancesSecurityGroup"}])
+    );
+    let function = stack.resolve(&stack.resource("UpdateConnectionManagedFunction")["Properties"]);
+    let function = function.unwrap();
+    let config =
+        &function["CapacityProviderConfig"]["LambdaManagedInstancesCapacityProviderConfig"];
+    assert_eq!(
+        config["CapacityProviderArn"],
+        json!({"Fn::GetAtt": [provider_id, "Arn"]})
+    );
+    assert_eq!(config["PerExecutionEnvironmentMaxConcurrency"], json!("8"));
+    assert!(function.get("ReservedConcurrentExecutions").is_none());
+    assert!(function["MemorySize"].as_u64().unwrap() >= 2048);
+    let (_, endpoint) = stack.of_type("AWS::EC2::VPCEndpoint")[0];
+    let endpoint = stack.resolve(&endpoint["Properties"]).unwrap();
+    assert_eq!(endpoint["VpcEndpointType"], "Gateway");
+    assert_eq!(
+        endpoint["ServiceName"],
+        json!({"Fn::Sub": "com.amazonaws.${AWS::Region}.dynamodb"})
+    );
+    assert_eq!(endpoint["RouteTableIds"], json!("rtb-0123456789abcdef0"));
+    // No route tables given: the VPC routes DynamoDB already; no second endpoint.
+    let without = Stack::of("dev", &[MANAGED[0], MANAGED[1], MANAGED[2]]);
+    assert!(without.of_type("AWS::EC2::VPCEndpoint").is_empty());
+
+    // Every path to the function reaches the managed one: one alias, the API's URI, the
+    // invoke permission, the hook's version, the alarms' dimensions, the dashboard.
+    let aliases = stack.of_type("AWS::Lambda::Alias");
+    assert_eq!(aliases.len(), 1);
+    assert_eq!(
+        reference(&aliases[0].1["Properties"]["FunctionName"]),
+        Some("UpdateConnectionManagedFunction")
+    );
+    for (id, resource) in stack.template["Resources"].as_object().unwrap() {
+        let created = resource
+            .get("Condition")
+            .and_then(Json::as_str)
+            .is_none_or(|c| stack.condition(c));
+        if created {
+            let text = stack.sub_text(resource).to_string();
+            assert!(
+                !text.contains("UpdateConnectionFunction"),
+                "{id} names the classic function: {text}"
+            );
+        }
+    }
+
+    // Refused: without subnets or VPC, or with classic Lambda's reserved concurrency.
+    for (broken, why) in [
+        (vec![MANAGED[0], MANAGED[2]], "ManagedInstancesSubnetIds"),
+        (vec![MANAGED[0], MANAGED[1]], "ManagedInstancesVpcId"),
+        (
+            vec![
+                MANAGED[0],
+                MANAGED[1],
+                MANAGED[2],
+                ("ReservedConcurrency", "10"),
+            ],
+            "ReservedConcurrency",
+        ),
+    ] {
+        let refusals = Stack::of("dev", &broken).refusals();
+        assert!(
+            refusals.iter().any(|r| r.contains(why)),
+            "{why}: {refusals:?}"
+        );
+    }
+}
+
+#[test]
+fn a_changed_managed_instances_setting_publishes_a_new_version() {
+    let version = |concurrency: &str| {
+        let mut parameters = MANAGED.to_vec();
+        parameters.push(("ManagedInstancesConcurrency", concurrency));
+        let stack = Stack::of("dev", &parameters);
+        let (id, version) = stack.of_type("AWS::Lambda::Version")[0];
+        (
+            id.to_owned(),
+            stack.sub(&version["Properties"]["Description"]),
+        )
+    };
+    assert_ne!(version("8"), version("16"));
 }

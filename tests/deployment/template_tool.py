@@ -6,6 +6,10 @@ which has SAM's translator). Nothing here calls AWS.
       defaults), as CloudFormation would deploy it: JSON on stdout, as
       {"parameters": {name: value}, "template": {...}}.
 
+  template_tool.py with-defaults [Name=Value ...]
+      template.yaml, with those parameters' defaults changed, as JSON on stdout: for
+      cfn-lint and `sam validate --lint` over the other mode (scripts/test lint).
+
   template_tool.py local-routes
       The routes `sam local start-api` serves from template.yaml (SAM CLI's own API
       provider): JSON [[path, [methods], function], ...].
@@ -52,6 +56,15 @@ def transform(assignments):
     json.dump({"parameters": parameters, "template": output}, sys.stdout, default=str)
 
 
+def with_defaults(assignments):
+    sam = template()
+    for name, value in (a.split("=", 1) for a in assignments):
+        if name not in sam["Parameters"]:
+            sys.exit("not a parameter of template.yaml: %s" % name)
+        sam["Parameters"][name]["Default"] = value
+    json.dump(sam, sys.stdout, indent=1)
+
+
 def local_routes():
     import logging
 
@@ -68,6 +81,8 @@ if __name__ == "__main__":
     command = sys.argv[1] if len(sys.argv) > 1 else ""
     if command == "transform":
         transform(sys.argv[2:])
+    elif command == "with-defaults":
+        with_defaults(sys.argv[2:])
     elif command == "local-routes":
         local_routes()
     else:
