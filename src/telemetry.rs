@@ -51,6 +51,14 @@ tokio::task_local! {
     static CURRENT: Invocation;
 }
 
+/// The trace id of the invocation this task runs, if Lambda gave it one.
+pub fn current_trace_id() -> Option<String> {
+    CURRENT
+        .try_with(|invocation| invocation.trace_id.clone())
+        .ok()
+        .flatten()
+}
+
 impl Invocation {
     /// Runs `f` with this invocation current for every `tracing` line it writes.
     pub async fn scope<F: std::future::Future>(self, f: F) -> F::Output {

@@ -14,6 +14,7 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::{Credentials, SharedHttpClient};
 use aws_smithy_http_client::tls::{self, TlsContext, TrustStore, rustls_provider::CryptoMode};
 
+use super::trace_header::InvocationTraceHeader;
 use super::user_agent::StaticUserAgent;
 use crate::config::DynamoDbSettings;
 
@@ -41,10 +42,12 @@ pub async fn dynamodb_client(settings: DynamoDbSettings) -> Client {
     client(&loader.load().await)
 }
 
-/// The SDK's client with the user agent built once (`user_agent.rs`).
+/// The SDK's client with the user agent built once (`user_agent.rs`) and each
+/// invocation's own trace header (`trace_header.rs`).
 fn client(config: &aws_config::SdkConfig) -> Client {
     let config = aws_sdk_dynamodb::config::Builder::from(config)
         .interceptor(StaticUserAgent::new())
+        .interceptor(InvocationTraceHeader)
         .build();
     Client::from_conf(config)
 }

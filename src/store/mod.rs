@@ -4,6 +4,7 @@ mod api_keys;
 mod client;
 mod error;
 mod item;
+mod trace_header;
 mod update;
 mod user_agent;
 
