@@ -22,11 +22,22 @@ use crate::telemetry::{self, Invocation, LineWriter, Outcome, RequestLine, Reque
 
 use crate::http::event::MAX_BODY_BYTES;
 
-/// Writes that carry an item's legacy bookkeeping over, at most, for one request, and
-/// only while the request is younger than `MIGRATION_BUDGET`: a slow database still
-/// answers within the function's timeout (docs/operations.md, time budget).
-const MAX_MIGRATIONS: u32 = 4;
-const MIGRATION_BUDGET: std::time::Duration = std::time::Duration::from_secs(3);
+/// Writes a request may make after its first, each started within `EXTRA_WRITES_BUDGET`
+/// of the first: a slow database still answers within the function's timeout
+/// (docs/operations.md, time budget). Only an item in the legacy bookkeeping form needs any.
+const MAX_EXTRA_WRITES: u32 = 4;
+const EXTRA_WRITES_BUDGET: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// The write a request makes next. One per attempt, rarely more than one: boxing the
+/// connection would only add an allocation.
+#[allow(clippy::large_enum_variant)]
+enum Write {
+    /// Its own (`store::update::expressions`).
+    Plain,
+    /// Its own, carrying over the legacy bookkeeping of the item as it was read, pinned to
+    /// that version (`store::update::migration`).
+    Migration(Connection),
+}
 
 /// Everything a request needs, built once per instance.
 #[derive(Debug)]
@@ -194,54 +205,61 @@ impl App {
             idempotency,
             now: clock::now(),
         };
-        let first_write = Instant::now();
-        let mut write = log
-            .time_dynamodb(self.store.update_connection(&request))
-            .await;
-        // A migration is pinned to the version it read: when another write came between,
-        // the request goes round again (migrating again, or as a plain write if that other
-        // write moved the item to the compact form), a bounded number of times.
-        let mut migrations = 0;
-        let mut migrating = false;
+        self.write(&request, log).await
+    }
+
+    /// The request's write, and what its refusal says. Only a write refused because the
+    /// item still holds the legacy bookkeeping leads to another.
+    async fn write(
+        &self,
+        request: &UpdateRequest<'_>,
+        log: &mut RequestLog,
+    ) -> Result<Response, Problem> {
+        let started = Instant::now();
+        let mut next = Write::Plain;
+        let mut extra = 0;
         loop {
-            let written = write.map_err(|e| store_problem("update", &e))?;
+            let written = match &next {
+                Write::Plain => {
+                    log.time_dynamodb(self.store.update_connection(request))
+                        .await
+                }
+                Write::Migration(old) => {
+                    log.time_dynamodb(self.store.migrate_connection(request, old))
+                        .await
+                }
+            }
+            .map_err(|e| store_problem("update", &e))?;
             log.add_write_units(written.write_units);
             let old = match written.outcome {
                 UpdateOutcome::Updated(connection) => return success(&connection),
                 UpdateOutcome::Refused(OldItem::NotFound) => return Err(Problem::not_found()),
                 UpdateOutcome::Refused(OldItem::Owned(old)) => old,
             };
+            let was_migration = matches!(next, Write::Migration(_));
+            let may_write_again =
+                extra < MAX_EXTRA_WRITES && started.elapsed() < EXTRA_WRITES_BUDGET;
             // The condition failed on the caller's own item: name the rule, from ALL_OLD.
-            let explanation = why_refused(&old, &request);
-            let again = matches!(explanation, Explanation::Migrate)
-                || (migrating && explanation == Explanation::Unexplained);
-            if again && migrations < MAX_MIGRATIONS && first_write.elapsed() < MIGRATION_BUDGET {
-                migrations += 1;
-                migrating = explanation == Explanation::Migrate;
-                let store = &self.store;
-                write = if migrating {
-                    log.time_dynamodb(store.migrate_connection(&request, &old))
-                        .await
-                } else {
-                    log.time_dynamodb(store.update_connection(&request)).await
-                };
-                continue;
-            }
-            return match explanation {
-                Explanation::Refused(refusal) => Err(refusal.into()),
-                Explanation::AlreadyApplied => success(&old),
+            next = match why_refused(&old, request) {
+                Explanation::Refused(refusal) => return Err(refusal.into()),
+                Explanation::AlreadyApplied => return success(&old),
                 Explanation::Replayed => {
-                    success(&old).map(|r| r.with_header("idempotent-replayed", "true"))
+                    return success(&old).map(|r| r.with_header("idempotent-replayed", "true"));
                 }
+                Explanation::Migrate if may_write_again => Write::Migration(old),
+                // Every rule holds and the legacy form is gone: the migration's version moved
+                // on, another write having carried the bookkeeping over. Its own write now.
+                Explanation::Unexplained if was_migration && may_write_again => Write::Plain,
                 Explanation::Migrate => {
                     tracing::warn!(event = "bookkeeping-migration-contended");
-                    Err(Problem::unavailable())
+                    return Err(Problem::unavailable());
                 }
                 Explanation::Unexplained => {
                     tracing::error!(event = "unexplained-condition-failure");
-                    Err(Problem::internal())
+                    return Err(Problem::internal());
                 }
             };
+            extra += 1;
         }
     }
 

@@ -26,31 +26,36 @@ pub mod connection {
     pub const DISCONNECTED_AT: &str = "disconnected_at";
     /// +1 on every write; the ETag.
     pub const VERSION: &str = "version";
-    /// Bookkeeping (`domain::bookkeeping`), newest first, each a 16-byte binary digest
-    /// under a two-letter name so that it all fits a quarter of a write unit. Each write
-    /// shifts a list down by one within the same UpdateItem, so a retried attempt finds
-    /// its own request even when a few other writes came between.
+    // Bookkeeping (`domain::bookkeeping`), newest first, each a 16-byte binary digest
+    // under a two-letter name so that it all fits a quarter of a write unit. Each write
+    // shifts a list down by one within the same UpdateItem, so a retried attempt finds
+    // its own request even when a few other writes came between.
+    /// How many writes each list remembers.
+    pub const SLOTS: usize = 4;
     /// The request ids of the latest writes.
-    pub const REQUEST_DIGESTS: [&str; 4] = ["r0", "r1", "r2", "r3"];
+    pub const REQUEST_DIGESTS: [&str; SLOTS] = ["r0", "r1", "r2", "r3"];
     /// The keys of the latest writes that carried an `Idempotency-Key` ...
-    pub const KEY_DIGESTS: [&str; 4] = ["k0", "k1", "k2", "k3"];
+    pub const KEY_DIGESTS: [&str; SLOTS] = ["k0", "k1", "k2", "k3"];
     /// ... and their requests' fingerprints, slot by slot.
-    pub const FINGERPRINTS: [&str; 4] = ["f0", "f1", "f2", "f3"];
+    pub const FINGERPRINTS: [&str; SLOTS] = ["f0", "f1", "f2", "f3"];
     /// The same bookkeeping as written before the compact form, as text: read, and
     /// written only with `BOOKKEEPING_FORMAT=legacy`; a compact write removes it.
-    pub const LEGACY_REQUEST_IDS: [&str; 4] = [
+    pub const LEGACY_REQUEST_IDS: [&str; SLOTS] = [
         "last_request_id",
         "previous_request_id_1",
         "previous_request_id_2",
         "previous_request_id_3",
     ];
     /// `<key> <fingerprint hex>` records.
-    pub const LEGACY_IDEMPOTENCY_RECORDS: [&str; 4] = [
+    pub const LEGACY_IDEMPOTENCY_RECORDS: [&str; SLOTS] = [
         "last_idempotency_key",
         "previous_idempotency_key_1",
         "previous_idempotency_key_2",
         "previous_idempotency_key_3",
     ];
+    /// An item holds the legacy form when it has either: a legacy write always sets the
+    /// first slot of its lists. The compact write's condition and the read agree on this.
+    pub const LEGACY_MARKERS: [&str; 2] = [LEGACY_REQUEST_IDS[0], LEGACY_IDEMPOTENCY_RECORDS[0]];
     pub const STATUSES: [&str; 4] = ["initialized", "unauthenticated", "active", "disconnected"];
 }
 

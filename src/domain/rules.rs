@@ -19,8 +19,8 @@ pub enum Explanation {
     /// with the connection as it is now, nothing written.
     Replayed,
     /// Every rule holds, but the item still holds legacy bookkeeping, which a compact
-    /// write must carry over: written again with the records converted (the store's
-    /// `migrate`).
+    /// write must carry over: written again with the records converted
+    /// (`Store::migrate_connection`).
     Migrate,
     /// Every part of the condition holds on the old item; the condition should not have
     /// failed. Only a bug or a concurrent schema change gets here.

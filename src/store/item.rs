@@ -68,10 +68,9 @@ pub fn connection_from_item(item: &Item) -> Result<Connection, StoreError> {
         },
         recent_requests: recent_requests(item),
         idempotency_records: idempotency_records(item),
-        // As the compact write's condition asks: a legacy write always sets the first slot
-        // of its lists.
-        legacy_bookkeeping: item.contains_key(attr::LEGACY_REQUEST_IDS[0])
-            || item.contains_key(attr::LEGACY_IDEMPOTENCY_RECORDS[0]),
+        legacy_bookkeeping: attr::LEGACY_MARKERS
+            .iter()
+            .any(|name| item.contains_key(*name)),
         version: match item.get(attr::VERSION) {
             Some(AttributeValue::N(n)) => n
                 .parse()

@@ -60,7 +60,7 @@ fn b(digest: &Digest) -> AttributeValue {
     AttributeValue::B(Blob::new(digest.as_bytes().to_vec()))
 }
 
-/// The placeholders of `names`, in their order.
+/// The placeholders of `attributes`, in their order.
 fn placeholders(e: &mut Expressions, attributes: &[&str]) -> Vec<String> {
     attributes.iter().map(|a| e.name(a)).collect()
 }
@@ -80,7 +80,7 @@ fn shift(update: &mut String, slots: &[String], value: &str) {
 
 /// The rules the database judges on every write (ownership, token, scope, expiry, not
 /// disconnected, the types the answer is read from) and the start of the SET clause.
-/// Built once per instance (`WRITES`) instead of once per request.
+/// Built once per instance (`COMPACT`, `LEGACY`, `RULES`) instead of once per request.
 #[derive(Default)]
 struct Common {
     names: HashMap<String, String>,
@@ -147,11 +147,8 @@ fn write_of(format: BookkeepingFormat) -> Common {
     match format {
         BookkeepingFormat::Compact => {
             // An item still holding the legacy form is refused, and then carried over
-            // (`migration`): a legacy write always sets the first slot of its lists.
-            for attribute in [
-                attr::LEGACY_REQUEST_IDS[0],
-                attr::LEGACY_IDEMPOTENCY_RECORDS[0],
-            ] {
+            // (`migration`).
+            for attribute in attr::LEGACY_MARKERS {
                 let name = e.name(attribute);
                 condition.push_str(&format!(" AND attribute_not_exists({name})"));
             }
@@ -261,7 +258,7 @@ pub fn migration(req: &UpdateRequest<'_>, old: &Connection) -> Expressions {
     }
     // As the shift of a compact write leaves them: this write's entry first, then what the
     // item remembered (legacy first, always the newer), an empty slot taking this write's.
-    let slots = attr::REQUEST_DIGESTS.len();
+    let slots = attr::SLOTS;
     let mut requests = vec![req.request_digest];
     requests.extend(old.recent_requests.iter().take(slots - 1));
     requests.resize(slots, req.request_digest);

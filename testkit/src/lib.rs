@@ -355,21 +355,25 @@ pub fn spawn(bin: &str, api: &RuntimeApi) -> (Child, Instant) {
     spawn_with(bin, api, |_| {})
 }
 
-/// As `spawn`, with `extra` set in the process's environment as well.
-pub fn spawn_with_env(bin: &str, api: &RuntimeApi, extra: &[(&str, &str)]) -> (Child, Instant) {
-    spawn_with(bin, api, |cmd| {
-        cmd.envs(extra.iter().copied());
-    })
-}
-
 /// As `spawn`, as Lambda Managed Instances start it: `AWS_LAMBDA_MAX_CONCURRENCY` set to
 /// `concurrency` when it is above 1, and unset (classic Lambda) otherwise.
 pub fn spawn_concurrent(bin: &str, api: &RuntimeApi, concurrency: usize) -> (Child, Instant) {
+    spawn_with_env(bin, api, concurrency, &[])
+}
+
+/// As `spawn_concurrent`, with `extra` set in the process's environment as well.
+pub fn spawn_with_env(
+    bin: &str,
+    api: &RuntimeApi,
+    concurrency: usize,
+    extra: &[(&str, &str)],
+) -> (Child, Instant) {
     spawn_with(bin, api, |cmd| {
         cmd.env_remove("AWS_LAMBDA_MAX_CONCURRENCY");
         if concurrency > 1 {
             cmd.env("AWS_LAMBDA_MAX_CONCURRENCY", concurrency.to_string());
         }
+        cmd.envs(extra.iter().copied());
     })
 }
 

@@ -33,7 +33,7 @@ fn keyed(id: &str, body: &str, key: &str) -> serde_json::Value {
     with_header(patch(id, body), "idempotency-key", Some(key))
 }
 
-/// The connection of issue 28: a 36-character customer id, a 64-character email and a
+/// A typical connection at its largest: a 36-character customer id, a 64-character email and a
 /// mobile, written by eight keyed writes with 128-character keys and eight plain ones.
 /// Returns the write units each write's request line reported, and the stored item.
 async fn typical_connection(f: &Fixture, app: &update_connection::App) -> (Vec<f64>, Item) {

@@ -322,7 +322,12 @@ fn no_tracked_file_asks_sam_for_its_beta_flag() {
 
 #[test]
 fn the_api_invokes_the_live_alias() {
-    let stack = Stack::of("dev", &[]);
+    for stack in [Stack::of("dev", &[]), Stack::of("dev", &MANAGED)] {
+        the_api_invokes_the_live_alias_of(&stack);
+    }
+}
+
+fn the_api_invokes_the_live_alias_of(stack: &Stack) {
     let aliases = stack.of_type("AWS::Lambda::Alias");
     assert_eq!(aliases.len(), 1, "one alias");
     let (alias, resource) = aliases[0];
@@ -342,9 +347,12 @@ fn the_api_invokes_the_live_alias() {
                 .as_ref()
                 .and_then(|u| u["Fn::Sub"].as_str())
                 .unwrap_or_else(|| panic!("{path} {method}: no integration"));
-            let function = stack.function_id();
+            // By the function's name, which the function must carry.
+            let name = stack.resource(stack.function_id())["Properties"]["FunctionName"]["Fn::Sub"]
+                .as_str()
+                .unwrap();
             assert!(
-                uri.ends_with(&format!("/functions/${{{function}.Arn}}:live/invocations")),
+                uri.ends_with(&format!(":function:{name}:live/invocations")),
                 "{path} {method} invokes {uri}, not the live alias"
             );
             integrations += 1;
@@ -630,6 +638,35 @@ fn require_if_match_is_a_parameter_the_function_reads() {
         };
         let config = update_connection::Config::from_lookup(lookup).expect("a valid configuration");
         assert_eq!(config.require_if_match, value == "true", "{variables}");
+    }
+}
+
+/// BookkeepingFormat reaches the function as the variable its configuration reads, in both
+/// forms of the function.
+#[test]
+fn bookkeeping_format_is_a_parameter_the_function_reads() {
+    use update_connection::domain::BookkeepingFormat;
+    for managed in [false, true] {
+        for (value, wanted) in [
+            ("compact", BookkeepingFormat::Compact),
+            ("legacy", BookkeepingFormat::Legacy),
+        ] {
+            let mut parameters = vec![("BookkeepingFormat", value)];
+            if managed {
+                parameters.extend(MANAGED);
+            }
+            let stack = Stack::of("dev", &parameters);
+            let function = stack.resource(stack.function_id());
+            let function = stack.resolve(&function["Properties"]).unwrap();
+            let variables = &function["Environment"]["Variables"];
+            let lookup = |name: &str| match name {
+                "CONNECTIONS_TABLE" | "API_KEYS_TABLE" => Some("t".to_owned()),
+                _ => variables[name].as_str().map(str::to_owned),
+            };
+            let config =
+                update_connection::Config::from_lookup(lookup).expect("a valid configuration");
+            assert_eq!(config.bookkeeping, wanted, "{value}, managed {managed}");
+        }
     }
 }
 

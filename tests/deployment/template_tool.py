@@ -12,7 +12,7 @@ which has SAM's translator). Nothing here calls AWS.
 
   template_tool.py local-routes
       The routes `sam local start-api` serves from template.yaml (SAM CLI's own API
-      provider): JSON [[path, [methods], function], ...].
+      provider): JSON [[path, [methods], function's logical id], ...].
 
 The PreTraffic hook's own code runs against the built function in hook_harness.py.
 """
@@ -69,11 +69,16 @@ def local_routes():
     import logging
 
     from samcli.lib.providers.api_provider import ApiProvider
+    from samcli.lib.providers.sam_function_provider import SamFunctionProvider
     from samcli.lib.providers.sam_stack_provider import SamLocalStackProvider
 
     logging.disable(logging.CRITICAL)
     stacks, _ = SamLocalStackProvider.get_stacks(str(ROOT / "template.yaml"))
-    routes = [[r.path, sorted(r.methods), r.function_name] for r in ApiProvider(stacks).api.routes]
+    functions = SamFunctionProvider(stacks)
+    routes = [
+        [r.path, sorted(r.methods), functions.get(r.function_name).function_id]
+        for r in ApiProvider(stacks).api.routes
+    ]
     json.dump(sorted(routes), sys.stdout)
 
 

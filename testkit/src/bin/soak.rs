@@ -4,7 +4,8 @@
 //!
 //!   soak --bin FUNCTION --admin CONNECTIONS_ADMIN [--processes 4] [--requests 10000]
 //!        [--hot-rounds 150] [--seed 7] [--show 20] [--concurrency 1]
-//!        (`soak --help` says what each is)
+//!        [--legacy-writers 0] [--legacy-bin PATH] [--bin-form compact]
+//!        [--time-limit-seconds 600]   (`soak --help` says what each is)
 //!
 //! With `--concurrency N` above 1, every second process runs as Lambda Managed Instances
 //! run it (AWS_LAMBDA_MAX_CONCURRENCY=N) and N drivers share it, each as a process's one
@@ -103,10 +104,10 @@ struct Args {
     /// The legacy writers run this binary instead (a release from before the compact form).
     #[arg(long, value_name = "PATH", requires = "legacy_writers")]
     legacy_bin: Option<String>,
-    /// The form the other processes (--bin) write: `compact`, or `legacy` (with --legacy-bin:
-    /// the first step of a deploy that changes the form).
-    #[arg(long, default_value = "compact", value_parser = ["compact", "legacy"])]
-    bin_form: String,
+    /// The form the other processes (--bin) write: legacy with --legacy-bin is the first
+    /// step of a deploy that changes the form.
+    #[arg(long, value_enum, default_value_t = Form::Compact)]
+    bin_form: Form,
     /// How many violations to print (all are counted).
     #[arg(long, default_value_t = 20)]
     show: usize,
@@ -118,6 +119,13 @@ struct Args {
     /// driven by this many drivers at once (1: every process classic).
     #[arg(long, default_value_t = 1, value_parser = RangedU64ValueParser::<usize>::new().range(1..=64))]
     concurrency: usize,
+}
+
+/// The bookkeeping's form a process writes (BOOKKEEPING_FORMAT).
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Form {
+    Compact,
+    Legacy,
 }
 
 /// The processes the soak started, so that a failure can end them before it exits.
@@ -645,7 +653,7 @@ struct Api {
 struct Shared {
     legacy_writers: usize,
     legacy_bin: Option<String>,
-    bin_form: String,
+    bin_form: Form,
     known: Vec<AtomicU64>,
     admin: String,
     rounds: usize,
@@ -685,12 +693,8 @@ fn run_process(
     shared: &Shared,
 ) -> Vec<Outcome> {
     let legacy_writer = process < shared.legacy_writers;
-    let legacy = legacy_writer || shared.bin_form == "legacy";
-    let concurrency = workers.len().to_string();
+    let legacy = legacy_writer || shared.bin_form == Form::Legacy;
     let mut env = Vec::new();
-    if workers.len() > 1 {
-        env.push(("AWS_LAMBDA_MAX_CONCURRENCY", concurrency.as_str()));
-    }
     let bin = match (&shared.legacy_bin, legacy_writer) {
         (Some(old), true) => old.as_str(),
         _ => {
@@ -705,7 +709,7 @@ fn run_process(
         runtime: RuntimeApi::start(),
         legacy,
     };
-    let (child, _) = spawn_with_env(bin, &api.runtime, &env);
+    let (child, _) = spawn_with_env(bin, &api.runtime, workers.len(), &env);
     children().push(child.id());
     let out = std::thread::scope(|s| {
         let handles: Vec<_> = workers
