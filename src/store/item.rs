@@ -116,9 +116,13 @@ fn idempotency_records(item: &Item) -> Vec<KeyRecord> {
         .iter()
         .zip(&attr::FINGERPRINTS)
         .filter_map(|(key, fingerprint)| {
+            let stored = item
+                .get(*fingerprint)
+                .and_then(|v| v.as_b().ok())
+                .map_or(&[][..], |b| b.as_ref());
             Some(KeyRecord {
                 key: digest(item, key)?,
-                fingerprint: digest(item, fingerprint)?,
+                fingerprint: KeyRecord::fingerprint(digest(item, fingerprint), stored),
             })
         });
     unique(legacy.chain(compact))
@@ -237,7 +241,12 @@ mod tests {
             key: d("key-c"),
             fingerprint: d("fp-c"),
         };
-        assert_eq!(c.idempotency_records, [compact]);
+        // A key without a readable fingerprint still counts as used, by another request.
+        let orphan = KeyRecord {
+            key: d("key-no-fingerprint"),
+            fingerprint: KeyRecord::fingerprint(None, &[]),
+        };
+        assert_eq!(c.idempotency_records, [compact, orphan]);
 
         i.insert("last_request_id".into(), s("legacy-2"));
         i.insert("previous_request_id_1".into(), s("legacy-1"));
@@ -250,7 +259,7 @@ mod tests {
             [d("legacy-2"), d("legacy-1"), d("compact-1"), d("compact-0")]
         );
         let legacy = KeyRecord::from_legacy(&format!("key-l {fp}")).unwrap();
-        assert_eq!(c.idempotency_records, [legacy, compact]);
+        assert_eq!(c.idempotency_records, [legacy, compact, orphan]);
     }
 
     #[test]

@@ -256,6 +256,33 @@ pub fn migration(req: &UpdateRequest<'_>, old: &Connection) -> Expressions {
         e.condition.push_str(&format!(" AND {version} = :seen"));
         e.value(":seen", n(old.version));
     }
+    // The guards of every write, in both forms: an entry the read could not parse still
+    // refuses the write here, instead of being carried over as nothing.
+    let digests = placeholders(&mut e, &attr::REQUEST_DIGESTS);
+    let legacy_ids = placeholders(&mut e, &attr::LEGACY_REQUEST_IDS);
+    e.value(":rid", b(&req.request_digest));
+    e.value(":request_id", s(req.request_id));
+    for name in &digests {
+        e.condition.push_str(&format!(" AND NOT {name} = :rid"));
+    }
+    for name in &legacy_ids {
+        e.condition.push_str(&format!(
+            " AND (attribute_not_exists({name}) OR {name} <> :request_id)"
+        ));
+    }
+    if let Some(idempotency) = &req.idempotency {
+        let keys = placeholders(&mut e, &attr::KEY_DIGESTS);
+        let legacy_records = placeholders(&mut e, &attr::LEGACY_IDEMPOTENCY_RECORDS);
+        e.value(":kd", b(&idempotency.key_digest));
+        e.value(":idempotency_key", s(&idempotency.legacy_record_prefix()));
+        for key in &keys {
+            e.condition.push_str(&format!(" AND NOT {key} = :kd"));
+        }
+        for slot in &legacy_records {
+            e.condition
+                .push_str(&format!(" AND NOT begins_with({slot}, :idempotency_key)"));
+        }
+    }
     // As the shift of a compact write leaves them: this write's entry first, then what the
     // item remembered (legacy first, always the newer), an empty slot taking this write's.
     let slots = attr::SLOTS;

@@ -166,3 +166,48 @@ async fn an_item_in_the_legacy_form_is_answered_right_and_moved_to_the_compact_f
     assert_eq!(retry.status, 200);
     assert_eq!(f.snapshot().await, before, "a recognised retry wrote");
 }
+
+/// Bookkeeping this release cannot read whole (an operator's hand, a restore, another
+/// tool) still counts: a key with an unreadable fingerprint is a used key, in either
+/// form, and a write that moves the item does not drop it.
+#[tokio::test]
+async fn a_key_whose_fingerprint_cannot_be_read_is_still_a_used_key() {
+    use aws_sdk_dynamodb::primitives::Blob;
+    let f = Fixture::new().await;
+    let legacy = f.app_with(|c: &mut Config| c.bookkeeping = BookkeepingFormat::Legacy);
+    let mut item = f.item(ACTIVE).await.unwrap();
+    // 64 hex digits where 32 belong; and a compact key slot whose fingerprint is 32 bytes.
+    item.insert(
+        "last_idempotency_key".into(),
+        AttributeValue::S(format!("K-1 {}", "ab".repeat(32))),
+    );
+    let digest = |t: &str| Blob::new(hex::decode(contract_model::digest(t)).unwrap());
+    item.insert("k0".into(), AttributeValue::B(digest("K-2")));
+    item.insert("f0".into(), AttributeValue::B(Blob::new(vec![7; 32])));
+    f.put(item).await;
+
+    let body = r#"{"email":"reuse@example.com"}"#;
+    for key in ["K-1", "K-2"] {
+        f.refused(keyed(ACTIVE, body, key), 422, "idempotency-key-reused")
+            .await;
+        let before = f.snapshot().await;
+        let reply = send_to(&legacy, keyed(ACTIVE, body, key), format!("legacy-{key}")).await;
+        reply.assert_problem(422, "idempotency-key-reused");
+        assert_eq!(f.snapshot().await, before, "{key}: a refused request wrote");
+    }
+    // A plain write moves the item; both keys stay used.
+    assert_eq!(
+        f.send(patch(ACTIVE, r#"{"mobile":null}"#)).await.status,
+        200
+    );
+    assert!(
+        !f.item(ACTIVE)
+            .await
+            .unwrap()
+            .contains_key("last_idempotency_key")
+    );
+    for key in ["K-1", "K-2"] {
+        f.refused(keyed(ACTIVE, body, key), 422, "idempotency-key-reused")
+            .await;
+    }
+}

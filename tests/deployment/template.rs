@@ -1187,6 +1187,11 @@ fn managed_instances_are_off_by_default_and_complete_when_on() {
         provider["VpcConfig"]["SecurityGroupIds"],
         json!([{"Ref": "ManagedInstancesSecurityGroup"}])
     );
+    // Its cap, as ReservedConcurrency is classic Lambda's.
+    assert_eq!(
+        provider["CapacityProviderScalingConfig"]["MaxVCpuCount"],
+        json!("16")
+    );
     let function = stack.resolve(&stack.resource("UpdateConnectionManagedFunction")["Properties"]);
     let function = function.unwrap();
     let config =
@@ -1206,6 +1211,11 @@ fn managed_instances_are_off_by_default_and_complete_when_on() {
         json!({"Fn::Sub": "com.amazonaws.${AWS::Region}.dynamodb"})
     );
     assert_eq!(endpoint["RouteTableIds"], json!("rtb-0123456789abcdef0"));
+    // This account's tables only: no way out to another account's.
+    assert_eq!(
+        endpoint["PolicyDocument"]["Statement"][0]["Condition"]["StringEquals"]["aws:ResourceAccount"],
+        json!({"Ref": "AWS::AccountId"})
+    );
     // No route tables given: the VPC routes DynamoDB already; no second endpoint.
     let without = Stack::of("dev", &[MANAGED[0], MANAGED[1], MANAGED[2]]);
     assert!(without.of_type("AWS::EC2::VPCEndpoint").is_empty());
