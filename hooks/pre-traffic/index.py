@@ -200,6 +200,19 @@ class Hook:
                 return email
         return email
 
+    def bookkeeping_form(self):
+        """The live version reads the form the new one writes. A release from before the
+        compact form reads only the legacy one: beside it a compact writer would let a
+        client's keyed retry write twice (docs/deploy.md, changing the bookkeeping form)."""
+        function = self.version.rpartition(":")[0]
+        get = self.lambda_client.get_function_configuration
+        new = self.call("lambda:GetFunctionConfiguration", get, FunctionName=self.version)
+        live = self.call("lambda:GetFunctionConfiguration", get, FunctionName=function, Qualifier="live")
+        writes_compact = "BookkeepingFormat=compact" in new.get("Description", "")
+        expect(not writes_compact or "BookkeepingFormat=" in live.get("Description", ""),
+               "bookkeeping form: the live version reads only the legacy form; "
+               "deploy with BookkeepingFormat=legacy first")
+
     def write_and_refusals(self):
         """The canary write through the new version, then refusals, each leaving both
         canary items exactly as they were."""
@@ -245,7 +258,8 @@ class Hook:
     def run(self):
         """The names of the checks that failed (empty: the version does its job)."""
         failed = []
-        checks = [("canary write and stored-rule refusals", self.write_and_refusals)]
+        checks = [("bookkeeping form", self.bookkeeping_form),
+                  ("canary write and stored-rule refusals", self.write_and_refusals)]
         for check in self.checks:
             checks.append((check["name"], lambda c=check: self.refused(c["name"], c["event"], c["status"], c["code"])))
         for name, check in checks:

@@ -116,8 +116,8 @@ async fn the_hook_passes_todays_build_after_a_real_write_through_it() {
         .filter(|l| l["message"] == "pre-traffic check")
         .count();
     assert_eq!(
-        checks, 5,
-        "the canary write and the four refusals: {result}"
+        checks, 6,
+        "the bookkeeping form, the canary write and the four refusals: {result}"
     );
     assert!(
         result["invoked"]
@@ -248,4 +248,31 @@ fn the_template_and_the_admin_tool_name_the_same_canary() {
             "PreTrafficHookRole's LeadingKeys name {id}"
         );
     }
+}
+
+/// A compact writer beside a live release that reads only the legacy form is refused
+/// before traffic; the legacy step before it is not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_hook_refuses_a_compact_writer_beside_a_release_that_reads_only_the_legacy_form() {
+    let stack = Stack::new().await;
+    let before_compact = "Architecture=arm64 LogLevel=INFO RequireIfMatch=false DynamoDbEndpoint=";
+    let result = stack.hook(
+        stack.own_tables(),
+        json!({"live_description": before_compact}),
+    );
+    assert_eq!(reported(&result), ["Failed"], "{result}");
+    let failed = failed_checks(&result);
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert!(
+        failed[0].contains("BookkeepingFormat=legacy first"),
+        "{failed:?}"
+    );
+
+    let step_one = "Architecture=arm64 LogLevel=INFO RequireIfMatch=false \
+                    BookkeepingFormat=legacy DynamoDbEndpoint=";
+    let result = stack.hook(
+        stack.own_tables(),
+        json!({"live_description": before_compact, "new_description": step_one}),
+    );
+    assert_eq!(reported(&result), ["Succeeded"], "{result}");
 }

@@ -37,6 +37,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 VERSION_ARN = "arn:aws:lambda:eu-west-1:123456789012:function:update-connection:7"
+# A version's description as template.yaml's VersionDescription writes it.
+THIS_RELEASE = "Architecture=x86_64 LogLevel=INFO RequireIfMatch=false BookkeepingFormat=compact DynamoDbEndpoint="
 SECRET_ARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:stack/pre-traffic-canary-AbCdEf"
 
 
@@ -70,8 +72,10 @@ def make_handler(emulator):
         def body(self):
             return self.rfile.read(int(self.headers.get("Content-Length") or 0))
 
-        # The function's side: Lambda's Runtime API.
+        # The function's side: Lambda's Runtime API; and Lambda's GetFunctionConfiguration.
         def do_GET(self):
+            if self.path.startswith("/2015-03-31/functions/"):
+                return self.configuration()
             if self.path != "/2018-06-01/runtime/invocation/next":
                 return self.reply(404, {})
             request_id, payload = emulator.events.get()
@@ -117,6 +121,19 @@ def make_handler(emulator):
                 emulator.reported.append(request["status"])
                 return self.reply(200, {"lifecycleEventHookExecutionId": "hook-1"})
             return self.reply(400, {"__type": "UnknownOperationException", "message": target})
+
+        def configuration(self):
+            path, _, query = self.path.partition("?")
+            function = urllib.parse.unquote(path.split("/")[3])
+            qualifier = urllib.parse.parse_qs(query).get("Qualifier", [None])[0]
+            if qualifier == "live" and function == VERSION_ARN.rpartition(":")[0]:
+                description = emulator.spec.get("live_description", THIS_RELEASE)
+            elif qualifier is None and function == VERSION_ARN:
+                description = emulator.spec.get("new_description", THIS_RELEASE)
+            else:
+                return self.reply(404, {"Message": "no such function or qualifier: %s %s" % (function, qualifier)},
+                                  [("x-amzn-ErrorType", "ResourceNotFoundException")])
+            return self.reply(200, {"FunctionArn": function, "Description": description})
 
         def invoke(self, function, payload):
             emulator.invoked.append(function)
@@ -179,6 +196,10 @@ def hook_environment(spec):
         if isinstance(value, str):
             variables[name] = value
             continue
+        # The template's defaults: classic Lambda (IsManaged false), the Fn::If's else.
+        if "Fn::If" in value:
+            assert value["Fn::If"][0] == "IsManaged", value
+            value = value["Fn::If"][2]
         ref = value.get("Ref")
         variables[name] = {
             "UpdateConnectionFunction.Version": VERSION_ARN,

@@ -690,34 +690,30 @@ fn run_process(
     workers: std::ops::Range<usize>,
     requests: usize,
     seed: u64,
-    shared: &Shared,
+    (shared, apis): (&Shared, &[Api]),
 ) -> Vec<Outcome> {
     let legacy_writer = process < shared.legacy_writers;
-    let legacy = legacy_writer || shared.bin_form == Form::Legacy;
     let mut env = Vec::new();
     let bin = match (&shared.legacy_bin, legacy_writer) {
         (Some(old), true) => old.as_str(),
         _ => {
-            env.push((
-                "BOOKKEEPING_FORMAT",
-                if legacy { "legacy" } else { "compact" },
-            ));
+            let form = if apis[process].legacy {
+                "legacy"
+            } else {
+                "compact"
+            };
+            env.push(("BOOKKEEPING_FORMAT", form));
             bin
         }
     };
-    let api = Api {
-        runtime: RuntimeApi::start(),
-        legacy,
-    };
-    let (child, _) = spawn_with_env(bin, &api.runtime, workers.len(), &env);
+    let (child, _) = spawn_with_env(bin, &apis[process].runtime, workers.len(), &env);
     children().push(child.id());
     let out = std::thread::scope(|s| {
         let handles: Vec<_> = workers
             .map(|w| {
-                let api = &api;
                 s.spawn(move || {
                     std::panic::catch_unwind(AssertUnwindSafe(|| {
-                        drive(api, requests, seed, w, shared)
+                        drive((apis, process), requests, seed, w, shared)
                     }))
                     .unwrap_or_else(|panic| {
                         fail(&format!("worker {w} panicked: {}", panic_text(&*panic)))
@@ -739,7 +735,16 @@ fn run_process(
     out
 }
 
-fn drive(api: &Api, requests: usize, seed: u64, worker: usize, shared: &Shared) -> Vec<Outcome> {
+/// One driver of process `own` among `apis`: a client retry or a key's next request goes
+/// to any process, as a client's retry reaches any instance, of either version.
+fn drive(
+    (apis, own): (&[Api], usize),
+    requests: usize,
+    seed: u64,
+    worker: usize,
+    shared: &Shared,
+) -> Vec<Outcome> {
+    let api = &apis[own];
     let mut rng = Rng(seed
         .wrapping_mul(0x9E37_79B9_7F4A_7C15)
         .wrapping_add(worker as u64 + 1));
@@ -749,19 +754,24 @@ fn drive(api: &Api, requests: usize, seed: u64, worker: usize, shared: &Shared) 
     let mut out = Vec::with_capacity(requests + shared.rounds);
     for n in 0..requests {
         // One request in ten repeats this worker's previous one: a client retry.
-        let (request, retry) = match (planned.pop_front(), &previous, rng.below(10)) {
-            (Some(next), _, _) => (next, false),
-            (None, Some(p), 0) => (p.clone(), true),
+        let (request, retry, again) = match (planned.pop_front(), &previous, rng.below(10)) {
+            (Some(next), _, _) => (next, false, false),
+            (None, Some(p), 0) => (p.clone(), true, true),
             // Often a new key comes back with another request.
-            (None, Some(p), 1 | 2) if p.kind.new_key() => (reuse(p, &mut rng, known), false),
+            (None, Some(p), 1 | 2) if p.kind.new_key() => (reuse(p, &mut rng, known), false, true),
             _ => {
                 let mut run = make(&mut rng, known).into_iter();
                 let first = run.next().expect("make makes a request");
                 planned.extend(run);
-                (first, false)
+                (first, false, false)
             }
         };
-        let outcome = send(api, format!("w{worker}-{n}"), &request, retry);
+        let to = if again && apis.len() > 1 {
+            &apis[rng.below(apis.len())]
+        } else {
+            api
+        };
+        let outcome = send(to, format!("w{worker}-{n}"), &request, retry);
         if let (200, Some(etag), Some(i)) =
             (outcome.status, outcome.etag, index(&outcome.connection))
         {
@@ -1334,14 +1344,21 @@ fn main() {
         versions: Mutex::new(vec![1; HOT]),
         after: Mutex::new(BTreeMap::new()),
     };
+    // Every process's Runtime API before any driver starts: a driver's retries go to any.
+    let apis: Vec<Api> = (0..processes)
+        .map(|process| Api {
+            runtime: RuntimeApi::start(),
+            legacy: process < shared.legacy_writers || shared.bin_form == Form::Legacy,
+        })
+        .collect();
     phase("running the processes");
     let outcomes: Vec<Outcome> = std::thread::scope(|s| {
         let handles: Vec<_> = layout
             .iter()
             .enumerate()
             .map(|(process, workers)| {
-                let (bin, workers, shared) = (bin.clone(), workers.clone(), &shared);
-                s.spawn(move || run_process(&bin, process, workers, per, rng_seed, shared))
+                let (bin, workers, with) = (bin.clone(), workers.clone(), (&shared, &apis[..]));
+                s.spawn(move || run_process(&bin, process, workers, per, rng_seed, with))
             })
             .collect();
         handles
