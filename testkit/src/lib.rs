@@ -386,6 +386,7 @@ fn spawn_with(bin: &str, api: &RuntimeApi, change: impl FnOnce(&mut Command)) ->
         let passed = name.starts_with("AWS_")
             || name.starts_with("DYNAMODB_")
             || name.starts_with("MIMALLOC_")
+            || name.starts_with("BOOKKEEPING_")
             || [
                 "CONNECTIONS_TABLE",
                 "API_KEYS_TABLE",
