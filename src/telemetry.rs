@@ -390,8 +390,8 @@ mod tests {
         }
     }
 
-    /// The one JSON line `log` writes while `invocation` is current.
-    fn line_of(invocation: Invocation, log: impl FnOnce()) -> serde_json::Value {
+    /// What `run` logs through the function's line format, on a current-thread runtime.
+    fn logged<F: std::future::Future>(run: F) -> String {
         let out = Captured::default();
         let writer = out.clone();
         let subscriber = tracing_subscriber::fmt()
@@ -401,10 +401,13 @@ mod tests {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap();
-        tracing::subscriber::with_default(subscriber, || {
-            runtime.block_on(invocation.scope(async { log() }))
-        });
-        let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        tracing::subscriber::with_default(subscriber, || runtime.block_on(run));
+        String::from_utf8(out.0.lock().unwrap().clone()).unwrap()
+    }
+
+    /// The one JSON line `log` writes while `invocation` is current.
+    fn line_of(invocation: Invocation, log: impl FnOnce()) -> serde_json::Value {
+        let text = logged(invocation.scope(async { log() }));
         serde_json::from_str(text.trim_end()).unwrap()
     }
 
@@ -445,15 +448,6 @@ mod tests {
     /// invocation that wrote it, not the one that last started or last wrote.
     #[test]
     fn interleaved_invocations_each_name_their_own_ids() {
-        let out = Captured::default();
-        let writer = out.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .event_format(InvocationJson)
-            .with_writer(move || writer.clone())
-            .finish();
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap();
         let invocation = |n: u32| {
             let ids = Invocation {
                 request_id: format!("r-{n}"),
@@ -466,10 +460,7 @@ mod tests {
                 }
             })
         };
-        tracing::subscriber::with_default(subscriber, || {
-            runtime.block_on(async { tokio::join!(invocation(1), invocation(2), invocation(3)) })
-        });
-        let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        let text = logged(async { tokio::join!(invocation(1), invocation(2), invocation(3)) });
         let lines: Vec<serde_json::Value> = text
             .lines()
             .map(|l| serde_json::from_str(l).unwrap())

@@ -70,14 +70,7 @@ async fn key_revocation_applies_after_the_cache_ttl() {
             .status,
         200
     );
-    let revoked = connections_admin::ApiKeySeed {
-        secret: KEY.into(),
-        client_id: "client-demo".into(),
-        status: "revoked".into(),
-    };
-    connections_admin::put_api_key(&f.client, &f.api_keys, &revoked)
-        .await
-        .unwrap();
+    revoke_the_demo_key(&f).await;
     f.refused(
         patch(ACTIVE_B, r#"{"email":"b2@example.com"}"#),
         401,
@@ -185,6 +178,18 @@ async fn a_revoked_key_stops_working_within_the_ttl_under_concurrency() {
     let send = || f.send(patch(ACTIVE_B, r#"{"email":"r@example.com"}"#));
     let (a, b) = tokio::join!(send(), send());
     assert_eq!([a.status, b.status], [200; 2]);
+    revoke_the_demo_key(&f).await;
+    f.calls.take();
+    tokio::time::sleep(ttl + std::time::Duration::from_millis(100)).await;
+    let (a, b, c) = tokio::join!(send(), send(), send());
+    for reply in [a, b, c] {
+        reply.assert_problem(401, "invalid-api-key");
+    }
+    assert_eq!(f.calls.take(), ["GetItem"]);
+}
+
+/// The demo client's API key, revoked in the table (as `connections-admin revoke-key`).
+async fn revoke_the_demo_key(f: &Fixture) {
     let revoked = connections_admin::ApiKeySeed {
         secret: KEY.into(),
         client_id: "client-demo".into(),
@@ -193,11 +198,4 @@ async fn a_revoked_key_stops_working_within_the_ttl_under_concurrency() {
     connections_admin::put_api_key(&f.client, &f.api_keys, &revoked)
         .await
         .unwrap();
-    f.calls.take();
-    tokio::time::sleep(ttl + std::time::Duration::from_millis(100)).await;
-    let (a, b, c) = tokio::join!(send(), send(), send());
-    for reply in [a, b, c] {
-        reply.assert_problem(401, "invalid-api-key");
-    }
-    assert_eq!(f.calls.take(), ["GetItem"]);
 }
