@@ -12,8 +12,8 @@ use aws_sdk_dynamodb::types::{
 use super::item::{OldItem, connection_from_item, old_item};
 use super::{Store, StoreError};
 use crate::domain::{
-    BookkeepingFormat, Change, Connection, DISCONNECTED, Digest, KeyRecord, Member, Precondition,
-    UpdateRequest, WRITE_SCOPE,
+    BookkeepingFormat, Change, Connection, DISCONNECTED, Digest, Idempotency, KeyRecord, Member,
+    Precondition, UpdateRequest, WRITE_SCOPE,
 };
 use crate::schema::connection as attr;
 
@@ -128,45 +128,77 @@ fn rules() -> Common {
     }
 }
 
-/// `rules` and the retry guard of each form: refused while any remembered request id is
-/// this request's, in either form; then this id remembered first.
-fn write_of(format: BookkeepingFormat) -> Common {
+/// Refused while a remembered request id of `form` is this request's (`:rid`, or
+/// `:request_id` in the legacy form); the placeholders of its slots.
+fn guard_requests(e: &mut Expressions, form: BookkeepingFormat) -> Vec<String> {
+    let (slots, guard): (_, fn(&str) -> String) = match form {
+        BookkeepingFormat::Compact => (&attr::REQUEST_DIGESTS, |n| format!(" AND NOT {n} = :rid")),
+        BookkeepingFormat::Legacy => (&attr::LEGACY_REQUEST_IDS, |n| {
+            format!(" AND (attribute_not_exists({n}) OR {n} <> :request_id)")
+        }),
+    };
+    let slots = placeholders(e, slots);
+    for name in &slots {
+        e.condition.push_str(&guard(name));
+    }
+    slots
+}
+
+/// Refused while a remembered record of `form` carries this request's key (the refusal's
+/// ALL_OLD says whether it is a replay or another request); the placeholders of its slots.
+fn guard_key(e: &mut Expressions, key: &Idempotency, form: BookkeepingFormat) -> Vec<String> {
+    let (slots, guard): (_, fn(&str) -> String) = match form {
+        BookkeepingFormat::Compact => {
+            e.value(":kd", b(&key.key_digest));
+            (&attr::KEY_DIGESTS, |n| format!(" AND NOT {n} = :kd"))
+        }
+        BookkeepingFormat::Legacy => {
+            e.value(":idempotency_key", s(&key.legacy_record_prefix()));
+            (&attr::LEGACY_IDEMPOTENCY_RECORDS, |n| {
+                format!(" AND NOT begins_with({n}, :idempotency_key)")
+            })
+        }
+    };
+    let slots = placeholders(e, slots);
+    for name in &slots {
+        e.condition.push_str(&guard(name));
+    }
+    slots
+}
+
+/// `rules` and the retry guard of every form the item may hold; then this request's id
+/// remembered first, in `form`.
+fn write_of(form: BookkeepingFormat) -> Common {
     let Common {
         names,
-        mut condition,
+        condition,
         mut update,
     } = rules();
     let mut e = Expressions {
         names,
+        condition,
         ..Expressions::default()
     };
-    let digests = placeholders(&mut e, &attr::REQUEST_DIGESTS);
-    for name in &digests {
-        condition.push_str(&format!(" AND NOT {name} = :rid"));
-    }
-    match format {
+    let digests = guard_requests(&mut e, BookkeepingFormat::Compact);
+    match form {
         BookkeepingFormat::Compact => {
             // An item still holding the legacy form is refused, and then carried over
             // (`migration`).
             for attribute in attr::LEGACY_MARKERS {
                 let name = e.name(attribute);
-                condition.push_str(&format!(" AND attribute_not_exists({name})"));
+                e.condition
+                    .push_str(&format!(" AND attribute_not_exists({name})"));
             }
             shift(&mut update, &digests, ":rid");
         }
         BookkeepingFormat::Legacy => {
-            let legacy = placeholders(&mut e, &attr::LEGACY_REQUEST_IDS);
-            for name in &legacy {
-                condition.push_str(&format!(
-                    " AND (attribute_not_exists({name}) OR {name} <> :request_id)"
-                ));
-            }
+            let legacy = guard_requests(&mut e, BookkeepingFormat::Legacy);
             shift(&mut update, &legacy, ":request_id");
         }
     }
     Common {
         names: e.names,
-        condition,
+        condition: e.condition,
         update,
     }
 }
@@ -211,15 +243,10 @@ pub fn expressions(req: &UpdateRequest<'_>) -> Expressions {
     if req.bookkeeping == BookkeepingFormat::Legacy {
         e.value(":request_id", s(req.request_id));
     }
-    // A keyed write: refused while any remembered record, in either form, carries the key
-    // (the refusal's ALL_OLD says whether it is a replay or another request), and then
-    // remembered first.
+    // A keyed write: refused while a remembered record carries the key, in either form
+    // the item may hold; then remembered first.
     if let Some(idempotency) = &req.idempotency {
-        let keys = placeholders(&mut e, &attr::KEY_DIGESTS);
-        e.value(":kd", b(&idempotency.key_digest));
-        for key in &keys {
-            e.condition.push_str(&format!(" AND NOT {key} = :kd"));
-        }
+        let keys = guard_key(&mut e, idempotency, BookkeepingFormat::Compact);
         match req.bookkeeping {
             BookkeepingFormat::Compact => {
                 let fingerprints = placeholders(&mut e, &attr::FINGERPRINTS);
@@ -228,13 +255,8 @@ pub fn expressions(req: &UpdateRequest<'_>) -> Expressions {
                 shift(&mut e.update, &fingerprints, ":fp");
             }
             BookkeepingFormat::Legacy => {
-                let slots = placeholders(&mut e, &attr::LEGACY_IDEMPOTENCY_RECORDS);
-                e.value(":idempotency_key", s(&idempotency.legacy_record_prefix()));
+                let slots = guard_key(&mut e, idempotency, BookkeepingFormat::Legacy);
                 e.value(":idempotency_record", s(&idempotency.legacy_record()));
-                for slot in &slots {
-                    e.condition
-                        .push_str(&format!(" AND NOT begins_with({slot}, :idempotency_key)"));
-                }
                 shift(&mut e.update, &slots, ":idempotency_record");
             }
         }
@@ -258,29 +280,12 @@ pub fn migration(req: &UpdateRequest<'_>, old: &Connection) -> Expressions {
     }
     // The guards of every write, in both forms: an entry the read could not parse still
     // refuses the write here, instead of being carried over as nothing.
-    let digests = placeholders(&mut e, &attr::REQUEST_DIGESTS);
-    let legacy_ids = placeholders(&mut e, &attr::LEGACY_REQUEST_IDS);
     e.value(":rid", b(&req.request_digest));
     e.value(":request_id", s(req.request_id));
-    for name in &digests {
-        e.condition.push_str(&format!(" AND NOT {name} = :rid"));
-    }
-    for name in &legacy_ids {
-        e.condition.push_str(&format!(
-            " AND (attribute_not_exists({name}) OR {name} <> :request_id)"
-        ));
-    }
-    if let Some(idempotency) = &req.idempotency {
-        let keys = placeholders(&mut e, &attr::KEY_DIGESTS);
-        let legacy_records = placeholders(&mut e, &attr::LEGACY_IDEMPOTENCY_RECORDS);
-        e.value(":kd", b(&idempotency.key_digest));
-        e.value(":idempotency_key", s(&idempotency.legacy_record_prefix()));
-        for key in &keys {
-            e.condition.push_str(&format!(" AND NOT {key} = :kd"));
-        }
-        for slot in &legacy_records {
-            e.condition
-                .push_str(&format!(" AND NOT begins_with({slot}, :idempotency_key)"));
+    for form in [BookkeepingFormat::Compact, BookkeepingFormat::Legacy] {
+        guard_requests(&mut e, form);
+        if let Some(idempotency) = &req.idempotency {
+            guard_key(&mut e, idempotency, form);
         }
     }
     // As the shift of a compact write leaves them: this write's entry first, then what the
