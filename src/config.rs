@@ -233,9 +233,8 @@ mod tests {
     /// Each variable alone moves the one setting it names, as the function's init reads
     /// them: with `AWS_ENDPOINT_URL` or `AWS_ENDPOINT_URL_DYNAMODB` and no credentials
     /// (DynamoDB Local, sam local), placeholder credentials instead of every request failing;
-    /// with `SSL_CERT_FILE` or `SSL_CERT_DIR`, the system's roots too (a TLS proxy). The
-    /// mutation run of 2026-12-06: `from_lookup` returning the defaults, or requiring both
-    /// variables of a pair (`||` as `&&`), passed every other test.
+    /// with `SSL_CERT_FILE` or `SSL_CERT_DIR`, the system's roots too (a TLS proxy). Catches
+    /// `from_lookup` returning the defaults, or requiring both variables of a pair.
     #[test]
     fn each_dynamodb_variable_alone_sets_its_setting() {
         let settings = |extra: &'static str| {

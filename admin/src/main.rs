@@ -556,9 +556,9 @@ mod tests {
     }
 
     /// What the CLI prints on stderr around a DynamoDB message: everything but the message,
-    /// up to the character, the message's closing quote included in what is cut. The
-    /// mutation run of 2026-12-06: ending the cut one character early (`i - 1`, which
-    /// showed the message's last character) or at the quote (`i * 1`) passed every test.
+    /// up to the character, the message's closing quote included in what is cut. Catches
+    /// ending the cut one character early (which showed the message's last character) or
+    /// at the quote.
     #[test]
     fn a_service_message_is_cut_from_its_opening_to_its_closing_quote() {
         let cut = "message: <not shown: it may quote the values sent>";

@@ -1,5 +1,5 @@
-//! Behaviour that only a surviving mutant showed untested (the mutation run of 2026-12-06;
-//! TESTING.md, Mutation testing). Each test names the mutant it catches.
+//! Behaviour that only a surviving mutant showed untested (TESTING.md, Mutation testing).
+//! Each test names the mutant it catches.
 
 use serde_json::json;
 
